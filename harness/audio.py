@@ -187,3 +187,26 @@ def gain_to_target(audio: np.ndarray, sample_rate: int, *, target_lufs: float, p
     if not math.isfinite(lufs):
         raise AudioError("cannot loudness-normalise a signal below the BS.1770 absolute gate (-70 LUFS)")
     return 10 ** ((target_lufs - lufs) / 20.0), lufs
+
+
+def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 50.0
+                 ) -> int:
+    """Lag of ``degraded`` behind ``reference`` in samples (positive: degraded is late), by cross-correlation.
+
+    Both are ``(frames, channels)`` (channels are averaged) or 1-D. The search is limited to +-``max_lag_ms``.
+    The peak of the FFT cross-correlation of the mean-removed signals is taken; 0 for silent inputs.
+    """
+    r = np.asarray(reference, dtype=np.float64)
+    d = np.asarray(degraded, dtype=np.float64)
+    r = r.mean(axis=1) if r.ndim == 2 else r
+    d = d.mean(axis=1) if d.ndim == 2 else d
+    n = min(r.shape[0], d.shape[0])
+    r, d = r[:n] - r[:n].mean(), d[:n] - d[:n].mean()
+    if not np.any(r) or not np.any(d):
+        return 0
+    max_lag = max(1, min(n - 1, int(round(sample_rate * max_lag_ms / 1000.0))))
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    xc = np.fft.irfft(np.fft.rfft(d, size) * np.conj(np.fft.rfft(r, size)), size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
+    return int(lags[int(np.argmax(vals))])
