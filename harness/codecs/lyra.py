@@ -1,0 +1,160 @@
+"""Lyra v2 (google/lyra 1.3.2, Apache-2.0) running its own TFLite models through ``ai-edge-litert``.
+
+Lyra v2 is a SoundStream-style codec: 16 kHz mono, one 20 ms hop (320 samples) per packet, a residual vector
+quantizer with 4-bit indices. Operating points (lyra/lyra_config.cc): 3200/6000/9200 bps = 16/30/46 quantizers
+= 8/15/23-byte packets every 20 ms. The payload is the concatenation of the packets exactly as the C++ encoder
+writes them: no header, indices packed MSB-first with the first quantizer in the most significant bits.
+
+The encoder and the decoder (``lyragan``) are stateful streaming models: hops must be fed in order and the
+state is reset per file (:meth:`Lyra.reset`, which :func:`~harness.codecs.base.transcode` calls). Interpreters
+are created once per process and model folder, with one thread (``num_threads`` option to change).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.codecs import register
+from harness.codecs.base import BitrateSpec, Codec, CodecError, CodecUnavailable
+from harness.codecs.packing import pack_codes, unpack_codes
+from harness.codecs.weights import LYRA_COMMIT, find_lyra_dir, lyra_candidates
+
+SAMPLE_RATE = 16000
+HOP = 320  # samples per packet (20 ms)
+BITS_PER_QUANTIZER = 4
+MAX_QUANTIZERS = 46
+#: kbps -> quantizers (lyra_config.cc: kSupportedBitrates 3200, 6000, 9200)
+QUANTIZERS = {3.2: 16, 6.0: 30, 9.2: 46}
+
+
+class _Models:
+    """The three interpreters for one model folder (created once per process)."""
+
+    def __init__(self, folder: Path, num_threads: int) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise CodecUnavailable("ai-edge-litert is not installed: `pip install ai-edge-litert`") from exc
+        self.folder = folder
+        self.lock = threading.Lock()
+        try:
+            self.encoder = Interpreter(model_path=str(folder / "soundstream_encoder.tflite"), num_threads=num_threads)
+            self.quantizer = Interpreter(model_path=str(folder / "quantizer.tflite"), num_threads=num_threads)
+            self.decoder = Interpreter(model_path=str(folder / "lyragan.tflite"), num_threads=num_threads)
+        except (ValueError, RuntimeError) as exc:
+            raise CodecUnavailable(f"cannot load the Lyra models in {folder}: {exc}") from exc
+        for itp in (self.encoder, self.decoder):
+            itp.allocate_tensors()
+        self.enc_in = self.encoder.get_input_details()[0]["index"]
+        self.enc_out = self.encoder.get_output_details()[0]["index"]
+        self.dec_in = self.decoder.get_input_details()[0]["index"]
+        self.dec_out = self.decoder.get_output_details()[0]["index"]
+        self.q_encode = self.quantizer.get_signature_runner("encode")
+        self.q_decode = self.quantizer.get_signature_runner("decode")
+
+    def reset(self) -> None:
+        self.encoder.reset_all_variables()
+        self.decoder.reset_all_variables()
+
+
+_MODELS: dict[tuple[str, int], _Models] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _models(folder: Path, num_threads: int) -> _Models:
+    key = (str(folder.resolve()), num_threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _Models(folder, num_threads)
+        return _MODELS[key]
+
+
+@register
+class Lyra(Codec):
+    """Lyra v2 at 3.2, 6 or 9.2 kbps. Options: ``model_dir`` (folder with the model files), ``num_threads`` (1)."""
+
+    name = "lyra"
+    description = "Lyra v2 (google/lyra 1.3.2) SoundStream-based speech codec, TFLite models"
+    sample_rates = (SAMPLE_RATE,)
+    channel_options = (1,)
+    bitrates = BitrateSpec(points=(3.2, 6.0, 9.2))
+
+    def __init__(self, *, kbps: float, model_dir: str | None = None, num_threads: int = 1, **options: Any) -> None:
+        super().__init__(kbps=kbps, **options)
+        if options:
+            raise CodecError(f"lyra: unknown option(s) {', '.join(sorted(options))}; known: model_dir, num_threads")
+        self.num_quantizers = next(q for k, q in QUANTIZERS.items() if abs(k - self.kbps) < 1e-6)
+        self.packet_bytes = self.num_quantizers * BITS_PER_QUANTIZER // 8
+        self.num_threads = int(num_threads)
+        self.model_dir = find_lyra_dir(model_dir)
+        self._m = _models(self.model_dir, self.num_threads)
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        try:
+            folder = find_lyra_dir(None)
+        except CodecUnavailable as exc:
+            return False, str(exc)
+        return True, f"models in {folder}"
+
+    @staticmethod
+    def search_path() -> list[str]:
+        return [f"{p} ({how})" for how, p in lyra_candidates(None)]
+
+    def settings(self) -> dict[str, Any]:
+        return {"num_quantizers": self.num_quantizers, "packet_bytes": self.packet_bytes, "hop_samples": HOP,
+                "num_threads": self.num_threads}
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"lyra": f"google/lyra@{LYRA_COMMIT[:12]} (1.3.2)", "ai-edge-litert": version("ai-edge-litert")}
+
+    def reset(self) -> None:
+        self._m.reset()
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """16 kHz mono float audio -> concatenated packets (``packet_bytes`` per 20 ms, last hop zero-padded)."""
+        x = np.asarray(audio, dtype=np.float32).reshape(audio.shape[0], -1)[:, 0]
+        n_hops = -(-x.shape[0] // HOP)
+        # Lyra's C++ front end takes int16 PCM and feeds int16/32768 to the encoder model.
+        pcm = np.round(np.clip(x, -1.0, 32767 / 32768) * 32768.0) / 32768.0
+        pcm = np.pad(pcm, (0, n_hops * HOP - x.shape[0])).astype(np.float32)
+        m = self._m
+        nq = np.int32(self.num_quantizers)
+        packets = []
+        with m.lock:
+            for i in range(n_hops):
+                m.encoder.set_tensor(m.enc_in, pcm[None, i * HOP:(i + 1) * HOP])
+                m.encoder.invoke()
+                feats = m.encoder.get_tensor(m.enc_out)
+                idx = m.q_encode(input_frames=feats, num_quantizers=nq)["output_0"].reshape(-1)
+                packets.append(pack_codes(idx[: self.num_quantizers], BITS_PER_QUANTIZER))
+        return b"".join(packets)
+
+    def decode(self, payload: bytes) -> np.ndarray:
+        """Concatenated packets -> 16 kHz mono float32 ``(frames, 1)``, 320 samples per packet."""
+        if len(payload) % self.packet_bytes:
+            raise CodecError(
+                f"lyra payload of {len(payload)} bytes is not a whole number of {self.packet_bytes}-byte packets "
+                f"({self.kbps:g} kbps); it is truncated or was coded at another bitrate"
+            )
+        n = len(payload) // self.packet_bytes
+        m = self._m
+        out = np.zeros(n * HOP, dtype=np.float32)
+        full = np.full((MAX_QUANTIZERS, 1, 1), -1, dtype=np.int32)  # unused quantizers are -1, as in the C++
+        with m.lock:
+            for i in range(n):
+                pkt = payload[i * self.packet_bytes:(i + 1) * self.packet_bytes]
+                full[: self.num_quantizers, 0, 0] = unpack_codes(pkt, BITS_PER_QUANTIZER, self.num_quantizers)
+                feats = m.q_decode(encoding_indices=full)["output_0"]
+                m.decoder.set_tensor(m.dec_in, np.ascontiguousarray(feats, dtype=np.float32))
+                m.decoder.invoke()
+                out[i * HOP:(i + 1) * HOP] = m.decoder.get_tensor(m.dec_out).reshape(-1)
+        # the C++ decoder converts to int16 with clipping
+        out = np.round(np.clip(out * 32768.0, -32768, 32767)) / 32768.0
+        return out.astype(np.float32)[:, None]
