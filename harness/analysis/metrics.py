@@ -1,0 +1,306 @@
+"""Objective quality metrics. Every function takes keyword-only ``reference=``, ``degraded=`` and
+``sample_rate=`` (Hz) and returns a frozen :class:`MetricResult` carrying the value, its unit, every setting that
+changes the number, and the versions that computed it.
+
+Conventions (see docs/analysis.md):
+
+- **ViSQOL** (Hines et al. 2015; Chinen et al. 2020, ViSQOL v3) through ``visqol-python``: audio mode at 48 kHz with
+  the bundled SVR mapper, speech mode at 16 kHz with an explicit mapper (``lattice`` by default, the C++ v3.3
+  default; ``exponential`` on request). Inputs are down-mixed to mono and resampled with soxr VHQ. ViSQOL is not
+  symmetric: ``reference`` is the clean signal, ``degraded`` the coded one. Unit: MOS-LQO (1..5).
+- **SI-SDR / SI-SNR** (Le Roux et al. 2019, "SDR - half-baked or well done?"): float64, the degraded signal is first
+  aligned to the reference by cross-correlation within ``max_lag_ms`` (the lag found is recorded; positive lag =
+  degraded lags the reference), both cut to their common length. SI-SNR removes each signal's mean first.
+  Unit: dB, positive (higher is better); not segment-averaged.
+- **mel distance**: multi-resolution log-mel L1 at 24 kHz (see :data:`MEL_SETTINGS`); lower is better.
+- **PESQ** (ITU-T P.862) and **STOI** (Taal et al. 2011) when the ``pesq`` / ``pystoi`` packages are installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from importlib import metadata
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.audio import resample
+from harness.errors import HarnessError
+
+
+class MetricError(HarnessError):
+    """A metric cannot be computed for these signals or settings."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricResult:
+    metric: str
+    value: float
+    unit: str
+    settings: dict[str, Any]
+    version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+RESAMPLER = "soxr VHQ"
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _harness_version() -> str:
+    from harness import __version__
+
+    return __version__
+
+
+def _mono64(x: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    elif a.ndim != 1:
+        raise MetricError(f"{what} must be 1-D or (frames, channels), got shape {a.shape}")
+    if a.size == 0:
+        raise MetricError(f"{what} is empty")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise MetricError(f"{what} contains NaN/Inf samples")
+    return a
+
+
+def _check_rate(sample_rate: int) -> int:
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise MetricError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
+def _to_rate(x: np.ndarray, sr: int, target: int) -> np.ndarray:
+    if sr == target:
+        return x
+    return resample(x[:, None].astype(np.float32), sr, target)[:, 0].astype(np.float64)
+
+
+# --- alignment + SI-SDR / SI-SNR ----------------------------------------------------------------------------
+def find_lag(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> int:
+    """Lag (samples) maximising the cross-correlation; positive = ``degraded`` lags ``reference``."""
+    n = len(reference) + len(degraded) - 1
+    nfft = 1 << (n - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(degraded, nfft) * np.conj(np.fft.rfft(reference, nfft)), nfft)
+    max_lag = int(max(0, min(max_lag, len(reference) - 1, len(degraded) - 1)))
+    lags = np.arange(-max_lag, max_lag + 1)
+    values = xc[lags % nfft]
+    return int(lags[int(np.argmax(values))])
+
+
+def align(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Shift ``degraded`` onto ``reference`` and cut both to their common length. Returns (ref, deg, lag)."""
+    lag = find_lag(reference, degraded, max_lag) if max_lag > 0 else 0
+    if lag > 0:
+        degraded = degraded[lag:]
+    elif lag < 0:
+        reference = reference[-lag:]
+    n = min(len(reference), len(degraded))
+    return reference[:n], degraded[:n], lag
+
+
+def _si_ratio(name: str, reference, degraded, sample_rate, max_lag_ms: float, zero_mean: bool) -> MetricResult:
+    sr = _check_rate(sample_rate)
+    ref = _mono64(reference, "reference")
+    deg = _mono64(degraded, "degraded")
+    ref, deg, lag = align(ref, deg, int(round(max_lag_ms * sr / 1000.0)))
+    if zero_mean:
+        ref = ref - ref.mean()
+        deg = deg - deg.mean()
+    energy = float(np.dot(ref, ref))
+    if energy <= 0.0:
+        raise MetricError(f"{name}: the reference is silent; the metric is undefined")
+    alpha = float(np.dot(deg, ref)) / energy
+    target = alpha * ref
+    noise = target - deg
+    num, den = float(np.dot(target, target)), float(np.dot(noise, noise))
+    if den == 0.0:
+        value = math.inf
+    elif num == 0.0:
+        value = -math.inf
+    else:
+        value = 10.0 * math.log10(num / den)
+    settings = {"sample_rate": sr, "dtype": "float64", "aligned": "cross-correlation", "max_lag_ms": max_lag_ms,
+                "lag_samples": lag, "lag_ms": 1000.0 * lag / sr, "compared_samples": int(len(ref)),
+                "zero_mean": zero_mean, "sign": "positive dB, higher is better", "segmental": False,
+                "reference": "Le Roux et al. 2019"}
+    return MetricResult(name, value, "dB", settings, f"harness {_harness_version()}")
+
+
+def si_sdr(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 100.0
+           ) -> MetricResult:
+    """Scale-invariant SDR in dB: ``10 log10(||a s||^2 / ||a s - s_hat||^2)`` with ``a = <s_hat, s>/||s||^2``."""
+    return _si_ratio("si-sdr", reference, degraded, sample_rate, max_lag_ms, zero_mean=False)
+
+
+def si_snr(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 100.0
+           ) -> MetricResult:
+    """Scale-invariant SNR in dB: SI-SDR after removing each (aligned) signal's mean."""
+    return _si_ratio("si-snr", reference, degraded, sample_rate, max_lag_ms, zero_mean=True)
+
+
+# --- ViSQOL -------------------------------------------------------------------------------------------------
+_VISQOL: dict[tuple[str, str], Any] = {}  # one manager per (mode, mapper) per process
+
+
+def _visqol_manager(mode: str, mapper: str):
+    key = (mode, mapper)
+    if key not in _VISQOL:
+        try:
+            from visqol.visqol_manager import VisqolManager
+        except ImportError as exc:
+            raise MetricError("ViSQOL needs visqol-python: pip install visqol-python") from exc
+        m = VisqolManager()
+        if mode == "audio":
+            from visqol.api import _DEFAULT_SVR_MODEL
+
+            m.init(model_path=_DEFAULT_SVR_MODEL, use_speech_mode=False)
+        else:
+            m.init(use_speech_mode=True, use_lattice_model=(mapper == "lattice"))
+        _VISQOL[key] = m
+    return _VISQOL[key]
+
+
+def _visqol(mode: str, rate: int, mapper: str, reference, degraded, sample_rate) -> MetricResult:
+    from visqol.audio_utils import AudioSignal
+
+    sr = _check_rate(sample_rate)
+    ref = _to_rate(_mono64(reference, "reference"), sr, rate)
+    deg = _to_rate(_mono64(degraded, "degraded"), sr, rate)
+    if len(ref) < rate // 2 or len(deg) < rate // 2:
+        raise MetricError(f"visqol-{mode}: signals must be at least 0.5 s long for ViSQOL's patches")
+    manager = _visqol_manager(mode, mapper)
+    result = manager.run_from_signals(AudioSignal(ref, rate), AudioSignal(deg, rate))
+    settings = {"mode": mode, "sample_rate": rate, "input_sample_rate": sr,
+                "resampler": RESAMPLER if sr != rate else "none", "mapper": mapper, "downmix": "mean to mono",
+                "search_window": manager.search_window, "vnsim": float(result.vnsim)}
+    if mode == "speech":
+        settings["use_lattice_model"] = mapper == "lattice"
+    return MetricResult(f"visqol-{mode}", float(result.moslqo), "MOS-LQO", settings,
+                        f"visqol-python {_pkg_version('visqol-python')}")
+
+
+def visqol_audio(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> MetricResult:
+    """ViSQOL v3 audio mode (48 kHz, SVR mapper), MOS-LQO 1..5."""
+    return _visqol("audio", 48000, "svr", reference, degraded, sample_rate)
+
+
+def visqol_speech(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
+                  use_lattice_model: bool = True) -> MetricResult:
+    """ViSQOL v3 speech mode (16 kHz, VAD patches); mapper ``lattice`` (default) or ``exponential``."""
+    if not isinstance(use_lattice_model, bool):
+        raise MetricError("use_lattice_model must be True (lattice mapper) or False (exponential mapper)")
+    return _visqol("speech", 16000, "lattice" if use_lattice_model else "exponential", reference, degraded,
+                   sample_rate)
+
+
+# --- multi-resolution log-mel distance ----------------------------------------------------------------------
+MEL_SETTINGS: dict[str, Any] = {
+    "sample_rate": 24000, "n_fft": (512, 1024, 2048), "hop": "n_fft/4", "window": "hann", "n_mels": (40, 80, 128),
+    "fmin_hz": 0.0, "fmax_hz": 12000.0, "mel_scale": "htk", "log": "log10(mel_power + 1e-5)", "reduce": "mean L1",
+}
+
+
+def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
+    down = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(up, down))
+
+
+def _log_mel(x: np.ndarray, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    hop = n_fft // 4
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    spec = np.abs(np.fft.rfft(frames * np.hanning(n_fft + 1)[:-1], axis=1)) ** 2
+    mel = spec @ _mel_filterbank(sr, n_fft, n_mels, MEL_SETTINGS["fmin_hz"], MEL_SETTINGS["fmax_hz"]).T
+    return np.log10(mel + 1e-5)
+
+
+def mel_distance(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 100.0
+                 ) -> MetricResult:
+    """Multi-resolution log-mel L1 distance (lower is better) after alignment, at 24 kHz."""
+    sr = _check_rate(sample_rate)
+    rate = MEL_SETTINGS["sample_rate"]
+    ref, deg, lag = align(_mono64(reference, "reference"), _mono64(degraded, "degraded"),
+                          int(round(max_lag_ms * sr / 1000.0)))
+    ref, deg = _to_rate(ref, sr, rate), _to_rate(deg, sr, rate)
+    dists = [float(np.mean(np.abs(_log_mel(ref, rate, nfft, nm) - _log_mel(deg, rate, nfft, nm))))
+             for nfft, nm in zip(MEL_SETTINGS["n_fft"], MEL_SETTINGS["n_mels"])]
+    settings = {**MEL_SETTINGS, "n_fft": list(MEL_SETTINGS["n_fft"]), "n_mels": list(MEL_SETTINGS["n_mels"]),
+                "input_sample_rate": sr, "resampler": RESAMPLER if sr != rate else "none", "lag_samples": lag,
+                "per_resolution": dists, "sign": "lower is better"}
+    return MetricResult("mel", float(np.mean(dists)), "log10-mel L1", settings, f"harness {_harness_version()}")
+
+
+# --- optional: PESQ / STOI ----------------------------------------------------------------------------------
+def pesq(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> MetricResult:
+    """PESQ (ITU-T P.862.2 wide-band at 16 kHz) MOS-LQO, via the ``pesq`` package."""
+    try:
+        import pesq as _pesq
+    except ImportError:
+        raise MetricError("the pesq metric needs the 'pesq' package: pip install pesq") from None
+    sr = _check_rate(sample_rate)
+    ref = _to_rate(_mono64(reference, "reference"), sr, 16000)
+    deg = _to_rate(_mono64(degraded, "degraded"), sr, 16000)
+    value = float(_pesq.pesq(16000, ref, deg, "wb"))
+    return MetricResult("pesq", value, "MOS-LQO", {"mode": "wb", "sample_rate": 16000, "input_sample_rate": sr,
+                        "resampler": RESAMPLER}, f"pesq {_pkg_version('pesq')}")
+
+
+def stoi(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, extended: bool = False
+         ) -> MetricResult:
+    """STOI (Taal et al. 2011) or extended STOI, via the ``pystoi`` package (0..1, higher is better)."""
+    try:
+        import pystoi
+    except ImportError:
+        raise MetricError("the stoi metric needs the 'pystoi' package: pip install pystoi") from None
+    sr = _check_rate(sample_rate)
+    ref, deg, lag = align(_mono64(reference, "reference"), _mono64(degraded, "degraded"), int(0.1 * sr))
+    value = float(pystoi.stoi(ref, deg, sr, extended=extended))
+    return MetricResult("stoi", value, "", {"extended": extended, "sample_rate": sr, "lag_samples": lag},
+                        f"pystoi {_pkg_version('pystoi')}")
+
+
+#: CLI / evaluate names -> functions
+METRICS: dict[str, Callable[..., MetricResult]] = {
+    "visqol-audio": visqol_audio,
+    "visqol-speech": visqol_speech,
+    "si-snr": si_snr,
+    "si-sdr": si_sdr,
+    "mel": mel_distance,
+    "pesq": pesq,
+    "stoi": stoi,
+}
+#: direction of improvement, for regressions and plots
+HIGHER_IS_BETTER = {"visqol-audio": True, "visqol-speech": True, "si-snr": True, "si-sdr": True, "mel": False,
+                    "pesq": True, "stoi": True}
+
+
+def compute(name: str, *, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, **options: Any
+            ) -> MetricResult:
+    """Compute metric ``name`` (one of :data:`METRICS`)."""
+    fn = METRICS.get(name)
+    if fn is None:
+        raise MetricError(f"unknown metric '{name}'. Choose one of: {', '.join(METRICS)}")
+    return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
