@@ -1,0 +1,343 @@
+"""The study file: a TOML document (``schema_version = 1``) describing items, conditions, anchors, signal
+settings and rater settings, parsed into frozen dataclasses and validated with line-precise errors
+(``StudyError("study.toml:12: ...")``). Relative paths are relative to the study file.
+
+See ``docs/core.md`` for the reference and :data:`harness.study_example.EXAMPLE` for a commented example.
+Limits follow ITU-R BS.1534-3: at most 12 signals per trial (hidden reference and anchors included), excerpts of
+about 10 s and at most 12 s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import hashlib
+import json
+import re
+import tomllib
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.errors import StudyError
+from harness.study_rules import (
+    ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater, fmt_kbps,
+)
+from harness.tomlpos import KeyLines
+
+__all__ = ["Study", "ItemSpec", "ConditionSpec", "RaterSettings", "load_study", "file_sha256", "SCHEMA_VERSION",
+           "ANCHORS", "CATEGORIES", "MAX_SIGNALS_PER_TRIAL"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+TOP_KEYS = ("schema_version", "name", "sample_rate", "channels", "loudness_lufs", "peak_ceiling_dbfs",
+            "excerpt_seconds", "fade_ms", "anchors", "items", "items_dir", "conditions", "ladder", "rater")
+ITEM_KEYS = ("id", "file", "start", "duration", "category")
+CONDITION_KEYS = ("id", "codec", "kbps", "options")
+LADDER_KEYS = ("codecs", "kbps", "skip_unsupported", "options")
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemSpec:
+    id: str
+    file: str  # absolute path
+    category: str = "other"
+    start: float = 0.0  # seconds into the file
+    duration: float | None = None  # seconds; None: the study's excerpt_seconds (or to the end of a shorter file)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionSpec:
+    id: str
+    codec: str
+    kbps: float
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    line: int = dataclasses.field(default=0, compare=False)  # where it is defined in the study file
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    path: str
+    name: str
+    sample_rate: int
+    channels: int
+    items: tuple[ItemSpec, ...]
+    conditions: tuple[ConditionSpec, ...]
+    anchors: tuple[str, ...] = ANCHORS
+    loudness_lufs: float = -23.0
+    peak_ceiling_dbfs: float = -1.0
+    excerpt_seconds: float = 10.0
+    fade_ms: float = 5.0
+    rater: RaterSettings = dataclasses.field(default_factory=RaterSettings)
+    skipped: tuple[Mapping[str, Any], ...] = ()  # ladder cells a codec cannot do, with the nearest points
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path).parent
+
+    def where(self, condition: ConditionSpec) -> str:
+        """``study.toml:LINE`` of a condition, for error messages."""
+        return f"{Path(self.path).name}:{condition.line or 1}"
+
+    @property
+    def signals_per_trial(self) -> int:
+        """Hidden reference + anchors + codec conditions."""
+        return 1 + len(self.anchors) + len(self.conditions)
+
+    def stimulus_settings(self) -> dict[str, Any]:
+        """Every study setting that changes the stimuli (not the rater settings)."""
+        return {"sample_rate": self.sample_rate, "channels": self.channels, "loudness_lufs": self.loudness_lufs,
+                "peak_ceiling_dbfs": self.peak_ceiling_dbfs, "excerpt_seconds": self.excerpt_seconds,
+                "fade_ms": self.fade_ms, "anchors": list(self.anchors)}
+
+    def hash(self) -> str:
+        """sha256 (hex) of everything that changes the stimuli: signal settings, item audio content and excerpt
+        bounds, conditions with their options. Stable across runs and machines; independent of paths."""
+        doc = {
+            "schema_version": self.schema_version, **self.stimulus_settings(),
+            "items": [[i.id, file_sha256(i.file), i.start, i.duration, i.category] for i in self.items],
+            "conditions": [[c.id, c.codec, c.kbps, dict(c.options)] for c in self.conditions],
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+    def rater_dict(self) -> dict[str, Any]:
+        """Rater settings with every default filled in (codes derived from the study hash)."""
+        return self.rater.filled(n_items=len(self.items), study_hash=self.hash())
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a file's bytes (memoised on path, mtime and size)."""
+    st = Path(path).stat()
+    return _sha256_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+class _Ctx:
+    """Error helper: knows the file name and the line of every key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.name, self.keys = path.name, KeyLines(text)
+
+    def error(self, path: tuple, msg: str) -> StudyError:
+        return StudyError(f"{self.name}:{self.keys.line(*path)}: {msg}")
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], path: tuple, where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                near = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" Did you mean '{near[0]}'?" if near else f" Valid keys: {', '.join(allowed)}."
+                raise self.error(path + (key,), f"unknown key '{key}' in {where}.{hint}")
+
+    def get(self, table: Mapping[str, Any], key: str, kind: str, path: tuple, default: Any = None, *,
+            required: bool = False) -> Any:
+        if key not in table:
+            if required:
+                raise self.error(path, f"missing required key '{key}'")
+            return default
+        val = table[key]
+        ok = {"int": isinstance(val, int) and not isinstance(val, bool),
+              "number": isinstance(val, (int, float)) and not isinstance(val, bool),
+              "bool": isinstance(val, bool), "str": isinstance(val, str), "list": isinstance(val, list),
+              "table": isinstance(val, dict)}[kind]
+        if not ok:
+            raise self.error(path + (key,), f"'{key}' must be {_KIND[kind]}, got {val!r}")
+        return float(val) if kind == "number" else val
+
+
+_KIND = {"int": "an integer", "number": "a number", "bool": "true or false", "str": "a string",
+         "list": "a list", "table": "a table"}
+
+
+def load_study(path: str | Path) -> Study:
+    """Parse and validate a study file. Raises :class:`StudyError` with ``file:line:`` on any problem."""
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise StudyError(f"{path}: study file not found. Create one with `mushra init {path}`.")
+    text = p.read_text(encoding="utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise StudyError(f"{p.name}:{m.group(1) if m else 1}: TOML syntax error: {exc}") from None
+    ctx = _Ctx(p, text)
+    ctx.unknown_keys(doc, TOP_KEYS, (), "the study file")
+    version = ctx.get(doc, "schema_version", "int", (), required=True)
+    if version != SCHEMA_VERSION:
+        raise ctx.error(("schema_version",), f"schema_version {version} is not supported; this harness reads "
+                                             f"version {SCHEMA_VERSION}")
+    name = ctx.get(doc, "name", "str", (), p.stem)
+    sr = ctx.get(doc, "sample_rate", "int", (), 48000)
+    if not 8000 <= sr <= 192000:
+        raise ctx.error(("sample_rate",), f"sample_rate {sr} Hz is outside 8000-192000")
+    channels = ctx.get(doc, "channels", "int", (), 1)
+    if channels not in (1, 2):
+        raise ctx.error(("channels",), f"channels must be 1 (mono) or 2 (stereo), got {channels}")
+    lufs = ctx.get(doc, "loudness_lufs", "number", (), -23.0)
+    if not -70.0 < lufs < 0.0:
+        raise ctx.error(("loudness_lufs",), f"loudness_lufs {lufs:g} must be between -70 and 0 LUFS (e.g. -23)")
+    peak = ctx.get(doc, "peak_ceiling_dbfs", "number", (), -1.0)
+    if not -40.0 <= peak <= 0.0:
+        raise ctx.error(("peak_ceiling_dbfs",), f"peak_ceiling_dbfs {peak:g} must be between -40 and 0 dBFS")
+    exc_s = ctx.get(doc, "excerpt_seconds", "number", (), 10.0)
+    if not 0.5 <= exc_s <= 60.0:
+        raise ctx.error(("excerpt_seconds",), f"excerpt_seconds {exc_s:g} must be between 0.5 and 60")
+    if exc_s > 12.0:
+        warnings.warn(f"{p.name}:{ctx.keys.line('excerpt_seconds')}: excerpt_seconds {exc_s:g} is above the 12 s "
+                      "ITU-R BS.1534-3 recommends (about 10 s); raters' memory suffers", UserWarning, stacklevel=2)
+    fade = ctx.get(doc, "fade_ms", "number", (), 5.0)
+    if not 0.0 <= fade <= 100.0:
+        raise ctx.error(("fade_ms",), f"fade_ms {fade:g} must be between 0 and 100 ms (5 is usual)")
+    anchors = ctx.get(doc, "anchors", "list", (), list(ANCHORS))
+    for a in anchors:
+        if a not in ANCHORS:
+            raise ctx.error(("anchors",), f"unknown anchor {a!r}; anchors are {', '.join(ANCHORS)} (BS.1534-3 "
+                                          "low-pass anchors at 3.5 and 7 kHz)")
+    if len(set(anchors)) != len(anchors):
+        raise ctx.error(("anchors",), "anchors are listed twice")
+    items = _items(doc, ctx, p.parent)
+    conditions, skipped = _conditions(doc, ctx, anchors)
+    rater = check_rater(ctx, doc.get("rater", {}), n_items=len(items))
+    total = 1 + len(anchors) + len(conditions)
+    if total > rater.max_signals_per_trial:
+        where = ("ladder",) if "ladder" in doc else ("conditions",)
+        raise ctx.error(where, f"{total} signals per trial (hidden reference + {len(anchors)} anchors + "
+                               f"{len(conditions)} conditions) exceed the maximum of {rater.max_signals_per_trial} "
+                               "(ITU-R BS.1534-3 allows at most 12). Split the conditions into several studies or "
+                               "drop some.")
+    return Study(path=str(p), name=name, sample_rate=sr, channels=channels, items=tuple(items),
+                 conditions=tuple(conditions), anchors=tuple(anchors), loudness_lufs=lufs, peak_ceiling_dbfs=peak,
+                 excerpt_seconds=exc_s, fade_ms=fade, rater=rater, skipped=tuple(skipped))
+
+
+def _items(doc: dict, ctx: _Ctx, base: Path) -> list[ItemSpec]:
+    if "items" in doc and "items_dir" in doc:
+        raise ctx.error(("items_dir",), "use either [[items]] or items_dir, not both")
+    items: list[ItemSpec] = []
+    if "items_dir" in doc:
+        folder = base / ctx.get(doc, "items_dir", "str", ())
+        if not folder.is_dir():
+            raise ctx.error(("items_dir",), f"items_dir '{doc['items_dir']}' is not a folder (resolved to {folder})")
+        for f in sorted(q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()):
+            rel = f.relative_to(folder)
+            sub = rel.parts[0].lower() if len(rel.parts) > 1 else "other"
+            items.append(ItemSpec(id=re.sub(r"[^A-Za-z0-9._+-]", "_", f.stem), file=str(f),
+                                  category=sub if sub in CATEGORIES else "other"))
+        if not items:
+            raise ctx.error(("items_dir",), f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {folder}")
+    else:
+        table = ctx.get(doc, "items", "list", (), required=True)
+        for i, it in enumerate(table):
+            path = ("items", i)
+            if not isinstance(it, dict):
+                raise ctx.error(("items",), "items must be written as [[items]] tables")
+            ctx.unknown_keys(it, ITEM_KEYS, path, "[[items]]")
+            file = ctx.get(it, "file", "str", path, required=True)
+            f = (base / file).resolve()
+            if not f.is_file():
+                raise ctx.error(path + ("file",), f"audio file '{file}' not found (resolved to {f}); paths are "
+                                                  "relative to the study file")
+            iid = ctx.get(it, "id", "str", path, re.sub(r"[^A-Za-z0-9._+-]", "_", f.stem))
+            if not _ID.match(iid):
+                raise ctx.error(path + ("id",), f"item id {iid!r} may use only letters, digits and . _ + -")
+            cat = ctx.get(it, "category", "str", path, "other")
+            if cat not in CATEGORIES:
+                raise ctx.error(path + ("category",), f"category {cat!r} must be one of {', '.join(CATEGORIES)}")
+            start = ctx.get(it, "start", "number", path, 0.0)
+            if start < 0:
+                raise ctx.error(path + ("start",), f"start {start:g} s must not be negative")
+            dur = ctx.get(it, "duration", "number", path, None)
+            if dur is not None and dur <= 0:
+                raise ctx.error(path + ("duration",), f"duration {dur:g} s must be positive")
+            items.append(ItemSpec(id=iid, file=str(f), category=cat, start=start, duration=dur))
+        if not items:
+            raise ctx.error(("items",), "the study has no items; add [[items]] tables or set items_dir")
+    seen: dict[str, str] = {}
+    for it in items:
+        if it.id in seen:
+            raise ctx.error(("items_dir",) if "items_dir" in doc else ("items",),
+                            f"item id '{it.id}' is used twice ({seen[it.id]} and {it.file}); ids must be unique")
+        seen[it.id] = it.file
+    return items
+
+
+def _codec_class(ctx: _Ctx, name: str, path: tuple):
+    from harness.codecs import UnknownCodec, get_codec_class
+
+    try:
+        return get_codec_class(name)
+    except UnknownCodec as exc:
+        raise ctx.error(path, str(exc)) from None
+
+
+def _conditions(doc: dict, ctx: _Ctx, anchors: list[str]) -> tuple[list[ConditionSpec], list[dict]]:
+    from harness.codecs import UnsupportedBitrate
+
+    conds: list[ConditionSpec] = []
+    skipped: list[dict] = []
+    for i, c in enumerate(ctx.get(doc, "conditions", "list", (), [])):
+        path = ("conditions", i)
+        if not isinstance(c, dict):
+            raise ctx.error(("conditions",), "conditions must be written as [[conditions]] tables")
+        ctx.unknown_keys(c, CONDITION_KEYS, path, "[[conditions]]")
+        codec = ctx.get(c, "codec", "str", path, required=True)
+        kbps = ctx.get(c, "kbps", "number", path, required=True)
+        options = dict(ctx.get(c, "options", "table", path, {}))
+        cls = _codec_class(ctx, codec, path + ("codec",))
+        try:
+            cls.bitrates.check(codec, kbps)
+        except UnsupportedBitrate as exc:
+            raise ctx.error(path + ("kbps",), str(exc)) from None
+        if codec == "command":
+            for key in ("encode", "decode"):
+                if not isinstance(options.get(key), str) or not options[key].strip():
+                    raise ctx.error(path + ("options",), f"codec 'command' needs options.{key} = \"a command "
+                                                         "template\" (see docs/codecs.md)")
+        cid = ctx.get(c, "id", "str", path, f"{codec}_{fmt_kbps(kbps)}kbps")
+        conds.append(ConditionSpec(id=cid, codec=codec, kbps=kbps, options=options, line=ctx.keys.line(*path)))
+    if "ladder" in doc:
+        lad = ctx.get(doc, "ladder", "table", ())
+        ctx.unknown_keys(lad, LADDER_KEYS, ("ladder",), "[ladder]")
+        codecs = ctx.get(lad, "codecs", "list", ("ladder",), required=True)
+        rungs = ctx.get(lad, "kbps", "list", ("ladder",), required=True)
+        skip = ctx.get(lad, "skip_unsupported", "bool", ("ladder",), True)
+        opts = ctx.get(lad, "options", "table", ("ladder",), {})
+        if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0 for k in rungs):
+            raise ctx.error(("ladder", "kbps"), f"ladder kbps must be positive numbers, got {rungs!r}")
+        for codec in codecs:
+            if not isinstance(codec, str):
+                raise ctx.error(("ladder", "codecs"), f"ladder codecs must be names, got {codec!r}")
+            cls = _codec_class(ctx, codec, ("ladder", "codecs"))
+            for k in rungs:
+                if cls.bitrates.supports(float(k)):
+                    conds.append(ConditionSpec(id=f"{codec}_{fmt_kbps(k)}kbps", codec=codec, kbps=float(k),
+                                               options=dict(opts.get(codec, {})), line=ctx.keys.line("ladder")))
+                elif skip:
+                    skipped.append({"codec": codec, "kbps": float(k), "nearest": cls.bitrates.nearest(float(k)),
+                                    "reason": f"{codec} supports {cls.bitrates.describe()}"})
+                else:
+                    try:
+                        cls.bitrates.check(codec, float(k))
+                    except UnsupportedBitrate as exc:
+                        raise ctx.error(("ladder", "kbps"), f"{exc} (or set skip_unsupported = true)") from None
+    if not conds:
+        raise ctx.error(("conditions",), "the study has no conditions; add [[conditions]] tables or a [ladder]")
+    seen: set[str] = set()
+    for i, c in enumerate(conds):
+        if not _ID.match(c.id) or c.id in ("reference", *ANCHORS):
+            raise ctx.error(("conditions", i, "id"), f"condition id {c.id!r} must use only letters, digits and "
+                                                     ". _ + -, and must not be 'reference', 'lp3.5' or 'lp7'")
+        if c.id in seen:
+            where = ("conditions", i, "id") if i < len(doc.get("conditions", [])) else ("ladder",)
+            raise ctx.error(where, f"condition id '{c.id}' appears twice; give each condition a unique id")
+        seen.add(c.id)
+    return conds, skipped
