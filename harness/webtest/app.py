@@ -1,0 +1,84 @@
+"""The Flask app factory: loads the study, opens the database, wires blueprints, guards and JSON errors."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from harness.webtest.config import AppConfig
+from harness.webtest.db import create_schema, open_database
+from harness.webtest.flow import ApiError
+from harness.webtest.security import SECURITY_HEADERS, TokenBucket, client_ip, origin_ok
+from harness.webtest.study import load_study
+
+log = logging.getLogger(__name__)
+JSON_PREFIXES = ("/api/", "/audio/", "/admin/export")
+
+
+def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
+    """Build the app for ``config``. ``create_tables=False`` when the schema was created before workers forked."""
+    study = load_study(config.study_dir)
+    db = open_database(config.db_url)
+    if create_tables:
+        create_schema(db, study_hash=study.manifest.study_hash)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_content_length,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", JSON_SORT_KEYS=False)
+    app.extensions["mushra"] = {"study": study, "db": db, "config": config}
+    bucket = TokenBucket(config.rate_limit_per_s, config.rate_burst)
+
+    from harness.webtest import admin, api, audio, pages
+
+    for bp in (pages.bp, api.bp, audio.bp, admin.bp):
+        app.register_blueprint(bp)
+
+    @app.before_request
+    def _guards():
+        if not bucket.allow(client_ip(request, trust_proxy=config.trust_proxy)):
+            return _error(429, "rate_limited", "too many requests; slow down and retry in a few seconds")
+        if request.path.startswith("/api/") and request.method == "POST":
+            if not origin_ok(request):
+                return _error(403, "bad_origin", "cross-origin requests are not accepted")
+            if request.mimetype != "application/json":
+                return _error(415, "json_required", "send the body as JSON with Content-Type: application/json")
+        return None
+
+    @app.after_request
+    def _headers(resp):
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        if request.path.startswith(("/api/", "/audio/", "/admin")):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if request.path.startswith(JSON_PREFIXES):
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return _error(exc.code or 500, code, exc.description or exc.name)
+        return exc
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):  # never show a stack trace to a client
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith(JSON_PREFIXES):
+            return _error(500, "internal_error", "internal server error; the request was not saved, retry")
+        return "Internal server error. Please retry in a moment.", 500
+
+    @app.teardown_appcontext
+    def _noop(_exc):
+        return None
+
+    return app
+
+
+def _error(status: int, code: str, message: str):
+    resp = jsonify({"error": code, "message": message})
+    resp.status_code = status
+    return resp

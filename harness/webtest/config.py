@@ -1,0 +1,116 @@
+"""Configuration of the web app (a frozen dataclass) and the rater settings with their defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ManifestError
+
+ADMIN_TOKEN_ENV = "MUSHRA_ADMIN_TOKEN"
+SECRET_KEY_ENV = "MUSHRA_SECRET_KEY"
+RATE_LIMIT_ENV = "MUSHRA_RATE_LIMIT"  # requests per second per IP per worker; 0 disables
+MAX_SIGNALS = 12  # ITU-R BS.1534-3: at most 12 signals per trial, hidden reference and anchors included
+
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    """Everything :func:`harness.webtest.app.create_app` needs.
+
+    ``admin_token`` None disables the admin pages (they answer 503 saying how to enable them).
+    ``rate_limit_per_s``/``rate_burst``: in-process token bucket per client IP, *per worker process*; 0 disables.
+    """
+
+    study_dir: Path
+    db_url: str
+    secret_key: str
+    admin_token: str | None = None
+    rate_limit_per_s: float = 20.0
+    rate_burst: int = 200
+    max_content_length: int = 256 * 1024  # bytes per request
+    trust_proxy: bool = False  # honour X-Forwarded-For (only behind a reverse proxy you control)
+
+    @classmethod
+    def from_env(cls, study_dir: str | Path, *, db_url: str | None = None) -> "AppConfig":
+        """Build a config from the study folder and the environment (admin token, secret key, rate limit)."""
+        folder = Path(study_dir).resolve()
+        url = db_url or default_db_url(folder)
+        secret = os.environ.get(SECRET_KEY_ENV) or _persistent_secret(folder)
+        rate = float(os.environ.get(RATE_LIMIT_ENV, "20"))
+        return cls(study_dir=folder, db_url=url, secret_key=secret,
+                   admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, rate_limit_per_s=rate)
+
+
+def default_db_url(folder: Path) -> str:
+    return f"sqlite:///{Path(folder).resolve() / 'ratings.sqlite'}"
+
+
+def _persistent_secret(folder: Path) -> str:
+    """A random secret kept in ``DIR/.secret_key`` so every gunicorn worker (and restarts) share it."""
+    path = folder / ".secret_key"
+    if not path.exists():
+        tmp = path.with_name(f".secret_key.{os.getpid()}.part")
+        tmp.write_text(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic create-if-absent
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+@dataclasses.dataclass(frozen=True)
+class RaterSettings:
+    """The study file's ``[rater]`` table with the documented defaults applied."""
+
+    trials_per_rater: int
+    ratings_per_item: int = 10
+    training_items: int = 1
+    headphone_check: bool = False
+    require_all_played: bool = True
+    require_one_at_100: bool = True
+    screening: str = "bs1534"
+    session_timeout_minutes: int = 60
+    completion_code: str = ""
+    screened_out_code: str = ""
+    max_signals_per_trial: int = MAX_SIGNALS
+
+    @classmethod
+    def from_manifest(cls, manifest: Any) -> "RaterSettings":
+        r = dict(manifest.rater or {})
+        n_items = len(manifest.items)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(r) - known)
+        if unknown:
+            raise ManifestError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
+        digest = hashlib.sha256(manifest.study_hash.encode()).hexdigest().upper()
+        try:
+            s = cls(
+                trials_per_rater=int(r.get("trials_per_rater") or n_items),
+                ratings_per_item=int(r.get("ratings_per_item", 10)),
+                training_items=int(r.get("training_items", 1)),
+                headphone_check=bool(r.get("headphone_check", False)),
+                require_all_played=bool(r.get("require_all_played", True)),
+                require_one_at_100=bool(r.get("require_one_at_100", True)),
+                screening=str(r.get("screening", "bs1534")),
+                session_timeout_minutes=int(r.get("session_timeout_minutes", 60)),
+                completion_code=str(r.get("completion_code") or "C" + digest[:7]),
+                screened_out_code=str(r.get("screened_out_code") or "S" + digest[-7:]),
+                max_signals_per_trial=int(r.get("max_signals_per_trial", MAX_SIGNALS)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ManifestError(f"malformed [rater] settings ({exc})") from exc
+        if not 1 <= s.trials_per_rater <= n_items:
+            raise ManifestError(f"trials_per_rater={s.trials_per_rater} must be between 1 and the {n_items} items")
+        if s.training_items < 0 or s.training_items > n_items:
+            raise ManifestError(f"training_items={s.training_items} must be between 0 and {n_items}")
+        if s.completion_code == s.screened_out_code:
+            raise ManifestError("completion_code and screened_out_code must differ")
+        if not 1 <= s.max_signals_per_trial <= MAX_SIGNALS:
+            raise ManifestError(f"max_signals_per_trial must be 1..{MAX_SIGNALS} (ITU-R BS.1534-3)")
+        return s

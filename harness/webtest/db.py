@@ -1,0 +1,97 @@
+"""Engines and sessions: SQLite (WAL, busy_timeout 5000 ms, BEGIN IMMEDIATE for writers) or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from harness.errors import HarnessError
+from harness.webtest.models import SCHEMA_VERSION, Base, Meta
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseError(HarnessError):
+    """The ratings database cannot be opened or belongs to another study/schema."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Database:
+    """A writer engine (SQLite: every transaction is ``BEGIN IMMEDIATE`` so a read never has to be upgraded to a
+    write mid-transaction, which WAL answers with an immediate SQLITE_BUSY) and a reader engine."""
+
+    url: str
+    writer: Engine
+    reader: Engine
+    Write: sessionmaker
+    Read: sessionmaker
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+                           pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite's own handling is broken)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes; WAL keeps it consistent
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def open_database(url: str) -> Database:
+    try:
+        if url.startswith("sqlite"):
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                raise DatabaseError("an in-memory SQLite database cannot be shared between requests; give a file")
+            writer = _sqlite_engine(url, immediate=True)
+            reader = _sqlite_engine(url, immediate=False)
+        else:
+            writer = reader = create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise DatabaseError(f"cannot open database {url!r}: {exc}") from exc
+    return Database(url=url, writer=writer, reader=reader,
+                    Write=sessionmaker(writer, expire_on_commit=False),
+                    Read=sessionmaker(reader, expire_on_commit=False))
+
+
+def create_schema(db: Database, *, study_hash: str) -> None:
+    """Create tables (idempotent) and check the database belongs to this study and schema version.
+
+    Run once before web workers start (``serve`` does it before gunicorn forks)."""
+    try:
+        Base.metadata.create_all(db.writer)
+        with db.Write.begin() as s:
+            meta = {m.key: m.value for m in s.scalars(select(Meta))}
+            if not meta:
+                s.add_all([Meta(key="schema_version", value=str(SCHEMA_VERSION)),
+                           Meta(key="study_hash", value=study_hash)])
+                return
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot create the schema in {db.url!r}: {exc}") from exc
+    if meta.get("schema_version") != str(SCHEMA_VERSION):
+        raise DatabaseError(f"{db.url}: ratings schema version {meta.get('schema_version')} is not supported "
+                            f"(expects {SCHEMA_VERSION}); use a new database file")
+    if meta.get("study_hash") != study_hash:
+        raise DatabaseError(
+            f"{db.url}: holds ratings of another study version (hash {meta.get('study_hash')}, this study is "
+            f"{study_hash}). The stimuli changed since ratings were collected; serve with a fresh --db to keep "
+            "both, or move the old ratings file away.")

@@ -1,0 +1,188 @@
+/* The rater's page: consent -> training -> headphone check -> MUSHRA trials -> questionnaire -> code.
+   Everything goes through the JSON API (/api/sessions...), the same one scripts use. */
+(function () {
+  'use strict';
+  const $ = (sel, el) => (el || document).querySelector(sel);
+  const KEY = 'mushra.session';
+  const CROWD = ['PROLIFIC_PID', 'STUDY_ID', 'SESSION_ID', 'workerId', 'assignmentId', 'hitId'];
+  const state = { token: null, player: null, step: null, pageStart: 0, focusLosses: 0 };
+  window.mushra = state;  // for debugging and the browser tests
+
+  function show(id) {
+    document.querySelectorAll('main > section').forEach((s) => { s.hidden = s.id !== id; });
+    window.scrollTo(0, 0);
+  }
+  function status(msg, isError) {
+    const el = $('#status'); el.textContent = msg || ''; el.className = isError ? 'status error' : 'status';
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  async function call(method, url, body) {  /* retries network errors, 429 and 5xx with backoff */
+    for (let attempt = 0; ; attempt++) {
+      let r;
+      try {
+        r = await fetch(url, { method, credentials: 'same-origin', cache: 'no-store',
+          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body) });
+      } catch (e) { r = null; }
+      if (r && (r.status < 500 && r.status !== 429)) {
+        const data = await r.json().catch(() => ({}));
+        if (!r.ok) { const err = new Error(data.message || ('HTTP ' + r.status)); err.status = r.status; err.data = data; throw err; }
+        return data;
+      }
+      if (attempt >= 6) throw new Error('the server cannot be reached; your answers so far are saved. Reload to continue.');
+      status('Connection problem, retrying...', true);
+      await sleep(Math.min(8000, 500 * 2 ** attempt));
+    }
+  }
+
+  function deviceInfo() {
+    return { screen: [screen.width, screen.height], viewport: [innerWidth, innerHeight],
+      dpr: devicePixelRatio, lang: navigator.language, platform: navigator.platform || '',
+      touch: 'ontouchstart' in window, tz: Intl.DateTimeFormat().resolvedOptions().timeZone };
+  }
+
+  async function begin() {
+    const q = new URLSearchParams(location.search);
+    const crowd = {};
+    CROWD.forEach((k) => { if (q.get(k)) crowd[k] = q.get(k); });
+    const body = { crowd, device: deviceInfo() };
+    if (q.get('participant_id')) body.participant_id = q.get('participant_id');
+    const r = await call('POST', '/api/sessions', body);
+    state.token = r.session;
+    try { localStorage.setItem(KEY, r.session); } catch (e) { /* private mode */ }
+    $('#resume-link').href = r.resume_url; $('#resume-link').textContent = r.resume_url;
+    await advance();
+  }
+
+  async function advance() {
+    status('');
+    const step = await call('GET', '/api/sessions/' + state.token + '/next');
+    state.step = step; state.pageStart = performance.now(); state.focusLosses = 0;
+    if (step.progress) $('#progress').textContent = step.progress.total ? `Trial ${Math.min(step.progress.done + 1, step.progress.total)} of ${step.progress.total}` : '';
+    if (step.kind === 'training' || step.kind === 'mushra') return window.MushraTrial.run(step, state);
+    if (step.kind === 'headphone') return headphoneCheck(step);
+    if (step.kind === 'questionnaire') return questionnaire(step);
+    if (step.kind === 'done') return done(step);
+    throw new Error('unknown step ' + step.kind);
+  }
+  state.advance = advance;
+  state.call = call;
+  state.status = status;
+  state.show = show;
+
+  async function submit(trial, payload) {
+    const r = await call('POST', `/api/sessions/${state.token}/trials/${trial}`, payload);
+    return r;
+  }
+  state.submit = submit;
+
+  function ensurePlayer(rate) {
+    if (!state.player || state.player.ctx.sampleRate !== rate) state.player = new window.MushraPlayer(rate);
+    return state.player;
+  }
+  state.ensurePlayer = ensurePlayer;
+
+  async function headphoneCheck(step) {
+    show('headphone');
+    const player = ensurePlayer(step.sample_rate);
+    const bufs = await player.load(step.tests.map((t) => t.url));
+    const answers = {}; let i = 0;
+    const box = $('#hp-box');
+    const render = () => {
+      $('#hp-count').textContent = `Sound ${i + 1} of ${step.tests.length}`;
+      box.querySelectorAll('button.choice').forEach((b) => { b.disabled = true; });
+      $('#hp-play').disabled = false;
+    };
+    $('#hp-play').onclick = () => {
+      if (player.ctx.state !== 'running') player.ctx.resume();
+      $('#hp-play').disabled = true;
+      const src = player.ctx.createBufferSource(); src.buffer = bufs[i]; src.connect(player.ctx.destination);
+      src.onended = () => box.querySelectorAll('button.choice').forEach((b) => { b.disabled = false; });
+      src.start();
+    };
+    box.querySelectorAll('button.choice').forEach((b) => {
+      b.onclick = async () => {
+        answers[step.tests[i].id] = Number(b.dataset.value);
+        i += 1;
+        if (i < step.tests.length) return render();
+        await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } });
+        advance().catch(fail);
+      };
+    });
+    render();
+  }
+
+  function questionnaire(step) {
+    show('questionnaire');
+    const form = $('#q-form'); form.textContent = '';
+    step.questions.forEach((q) => {
+      const fs = document.createElement('fieldset');
+      const lg = document.createElement('legend'); lg.textContent = q.label; fs.appendChild(lg);
+      if (q.type === 'choice') {
+        q.options.forEach((o) => {
+          const l = document.createElement('label'); const r = document.createElement('input');
+          r.type = 'radio'; r.name = q.id; r.value = o; l.appendChild(r); l.appendChild(document.createTextNode(' ' + o));
+          fs.appendChild(l);
+        });
+      } else {
+        const t = document.createElement('textarea'); t.name = q.id; t.maxLength = 2000; t.rows = 3; fs.appendChild(t);
+      }
+      form.appendChild(fs);
+    });
+    $('#q-submit').onclick = async (ev) => {
+      ev.preventDefault();
+      const answers = {};
+      step.questions.forEach((q) => {
+        const el = q.type === 'choice' ? form.querySelector(`input[name="${q.id}"]:checked`) : form.querySelector(`[name="${q.id}"]`);
+        if (el && el.value) answers[q.id] = el.value;
+      });
+      $('#q-submit').disabled = true;
+      try { await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } }); }
+      finally { $('#q-submit').disabled = false; }
+      advance().catch(fail);
+    };
+  }
+
+  function done(step) {
+    if (state.player) state.player.stopNow();
+    show('done');
+    $('#progress').textContent = '';
+    $('#done-title').textContent = step.screened_out ? 'Thank you' : 'Thank you, you are done!';
+    $('#done-text').textContent = step.screened_out
+      ? 'The headphone check indicates you are not listening over headphones, so the test ends here. Please return the study with this code:'
+      : 'All your ratings are saved. Your completion code is:';
+    $('#code').textContent = step.completion_code;
+    const a = $('#return-link');
+    if (step.completion_url) { a.href = step.completion_url; a.hidden = false; } else { a.hidden = true; }
+  }
+
+  function fail(err) {
+    status((err && err.message) || String(err), true);
+    if (err && err.status === 404 && err.data && err.data.error === 'unknown_session') {
+      try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ }
+    }
+  }
+  state.fail = fail;
+
+  window.addEventListener('blur', () => { state.focusLosses += 1; });
+  document.addEventListener('visibilitychange', () => { if (document.hidden) state.focusLosses += 1; });
+
+  document.addEventListener('DOMContentLoaded', () => {
+    const q = new URLSearchParams(location.search);
+    let saved = q.get('resume');
+    if (!saved) { try { saved = localStorage.getItem(KEY); } catch (e) { saved = null; } }
+    const hasCrowd = CROWD.some((k) => q.get(k));
+    $('#consent-ok').onchange = () => { $('#start').disabled = !$('#consent-ok').checked; };
+    $('#start').onclick = () => { $('#start').disabled = true; begin().catch((e) => { $('#start').disabled = false; fail(e); }); };
+    if (saved && !hasCrowd) {
+      state.token = saved;
+      call('GET', '/api/sessions/' + saved).then(() => {
+        $('#resume-link').href = location.origin + '/?resume=' + saved; $('#resume-link').textContent = $('#resume-link').href;
+        return advance();
+      }).catch((e) => { state.token = null; try { localStorage.removeItem(KEY); } catch (x) { /* */ } show('consent'); if (e.status !== 404) fail(e); });
+    } else {
+      show('consent');
+    }
+  });
+})();
