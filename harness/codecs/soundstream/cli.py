@@ -1,0 +1,73 @@
+"""``mushra soundstream train | export``: train our SoundStream and export the generator for the adapter."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("soundstream", help="train and export our SoundStream codec",
+                              description="Train SoundStream (arXiv 2107.03312) and export checkpoints.")
+    sub = p.add_subparsers(dest="ss_command", metavar="SUBCOMMAND")
+
+    t = sub.add_parser("train", help="train (or resume) a SoundStream model on folders of audio",
+                       description="Train SoundStream on every audio file under --data (resampled to 24 kHz mono). "
+                                   "Checkpoints are written atomically to OUT/checkpoint.pt; --resume continues.")
+    t.add_argument("--data", action="append", required=True, metavar="DIR", help="folder of audio (repeatable)")
+    t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoint, log.jsonl, data cache)")
+    t.add_argument("--steps", type=int, default=1000, help="total steps to reach (default 1000)")
+    t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: GPU if present")
+    t.add_argument("--config", choices=("tiny", "small", "paper"), default="small",
+                   help="model size: small (C=8, D=64; default), paper (C=32, D=512), tiny (tests)")
+    t.add_argument("--denoise", action="store_true", help="joint denoising: FiLM conditioning + noise mixing")
+    t.add_argument("--batch-size", type=int, default=6, help="excerpts per step (default 6)")
+    t.add_argument("--segment", type=float, default=1.0, help="excerpt length in seconds (default 1.0)")
+    t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate, generator and discriminators")
+    t.add_argument("--warmup-steps", type=int, default=0,
+                   help="reconstruction-only steps before the discriminators start (default 0)")
+    t.add_argument("--ckpt-every", type=int, default=100, help="checkpoint interval in steps (default 100)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("export", help="write the generator-only checkpoint the adapter loads",
+                       description="Export generator weights + config (fp16 by default) from a run folder.")
+    e.add_argument("run", metavar="RUN_DIR_OR_CKPT")
+    e.add_argument("--out", required=True, metavar="FILE.pt")
+    e.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    e.set_defaults(func=_export)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from harness.codecs.soundstream.train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, segment_s=args.segment, lr_g=args.lr,
+                       lr_d=args.lr, warmup_steps=args.warmup_steps, ckpt_every=args.ckpt_every, seed=args.seed,
+                       denoise=args.denoise)
+    out = train(data=args.data, run_dir=args.out, tcfg=tcfg, mcfg=args.config, resume=args.resume,
+                device=args.device)
+    print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "last": out["last"]}))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from harness.codecs.soundstream.checkpoint import export_generator, file_sha256
+
+    src = Path(args.run)
+    if src.is_dir():
+        src = src / "checkpoint.pt"
+    meta = export_generator(src, args.out, half=not args.fp32)
+    print(json.dumps({"out": args.out, "step": meta["step"], "bytes": Path(args.out).stat().st_size,
+                      "sha256": file_sha256(args.out)}))
+    return 0
+
+
+__all__ = ["register"]

@@ -1,0 +1,185 @@
+"""SoundStream training loop: generator + wave/STFT discriminators, the paper's losses, resumable checkpoints.
+
+``train(...)`` is what ``mushra soundstream train`` runs. Every ``ckpt_every`` steps (and at the end, or on
+Ctrl-C) the full state - generator, discriminators, both optimizers, step, wall time and every RNG state - is
+written atomically to ``RUN_DIR/checkpoint.pt``; ``resume=True`` continues from it bit-for-bit in data order.
+Losses go to a tqdm bar and to ``RUN_DIR/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from harness.codecs.soundstream.checkpoint import TRAIN_FORMAT, atomic_save, load_train_state
+from harness.codecs.soundstream.data import AudioCorpus, make_batch
+from harness.codecs.soundstream.discriminators import Discriminators
+from harness.codecs.soundstream.losses import (LossWeights, MultiScaleMelLoss, discriminator_hinge,
+                                               feature_matching, generator_hinge)
+from harness.codecs.soundstream.model import PRESETS, SoundStream, SoundStreamConfig
+from harness.errors import HarnessError
+
+
+class TrainError(HarnessError):
+    """The training run cannot start or continue (bad run folder, mismatched resume)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters (saved in the checkpoint). Adam betas (0.5, 0.9) as in the paper."""
+
+    steps: int = 1000
+    batch_size: int = 6
+    segment_s: float = 1.0
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    warmup_steps: int = 0  # reconstruction-only steps before the discriminators start
+    ckpt_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+    denoise: bool = False
+    disc_width: int = 16
+    weights: LossWeights = LossWeights()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu or auto")
+    return torch.device(name)
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    st = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state, "python": random.getstate()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any], rng: np.random.Generator) -> None:
+    torch.set_rng_state(st["torch"])
+    rng.bit_generator.state = st["numpy"]
+    random.setstate(st["python"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcfg: SoundStreamConfig | str = "small",
+          resume: bool = False, device: str = "auto", progress: bool = True,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
+    """Train (or continue training) a SoundStream model; returns ``{"step", "wall_time_s", "last": losses}``."""
+    run = Path(run_dir)
+    ckpt_path = run / "checkpoint.pt"
+    state = None
+    if resume:
+        if not ckpt_path.exists():
+            raise TrainError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
+        state = load_train_state(ckpt_path)
+        mcfg = SoundStreamConfig.from_dict(state["model_config"])
+        saved = state["train_config"]
+        tcfg = dataclasses.replace(tcfg, **{k: saved[k] for k in ("batch_size", "segment_s", "seed", "denoise",
+                                                                  "disc_width")})
+    elif ckpt_path.exists():
+        raise TrainError(f"{ckpt_path} exists; pass --resume to continue it or choose a new --out folder")
+    if isinstance(mcfg, str):
+        if mcfg not in PRESETS:
+            raise TrainError(f"unknown model config '{mcfg}'; choose one of {', '.join(PRESETS)}")
+        mcfg = PRESETS[mcfg]
+    if tcfg.denoise and not mcfg.film:
+        mcfg = dataclasses.replace(mcfg, film=True)
+    dev = resolve_device(device)
+    run.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(tcfg.seed)
+    rng = np.random.default_rng(tcfg.seed)
+    random.seed(tcfg.seed)
+    gen = SoundStream(mcfg).to(dev)
+    disc = Discriminators(tcfg.disc_width).to(dev)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=tcfg.lr_g, betas=tcfg.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=tcfg.lr_d, betas=tcfg.betas)
+    mel_loss = MultiScaleMelLoss(mcfg.sample_rate).to(dev)
+    step, wall = 0, 0.0
+    if state is not None:
+        gen.load_state_dict(state["generator"])
+        disc.load_state_dict(state["discriminators"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        step, wall = int(state["step"]), float(state["wall_time_s"])
+        _set_rng_state(state["rng"], rng)
+    corpus = AudioCorpus(data, sample_rate=mcfg.sample_rate, cache_dir=run / "cache")
+    samples = int(round(tcfg.segment_s * mcfg.sample_rate / mcfg.hop)) * mcfg.hop
+    w = tcfg.weights
+
+    def save() -> None:
+        atomic_save({
+            "format": TRAIN_FORMAT, "model_config": mcfg.to_dict(), "train_config": dataclasses.asdict(tcfg),
+            "step": step, "wall_time_s": wall, "generator": gen.state_dict(), "discriminators": disc.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(rng),
+            "data": {"files": [str(p) for p in corpus.files], "seconds": corpus.seconds}, "device": str(dev),
+        }, ckpt_path)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=tcfg.steps, initial=step, desc="soundstream", unit="step", dynamic_ncols=True)
+    gen.train()
+    disc.train()
+    last: dict[str, float] = {}
+    log = open(run / "log.jsonl", "a")
+    try:
+        while step < tcfg.steps:
+            t0 = time.perf_counter()
+            xb, yb, fb = make_batch(corpus, rng, batch_size=tcfg.batch_size, samples=samples, denoise=tcfg.denoise)
+            x, y, flags = (torch.from_numpy(a).to(dev) for a in (xb, yb, fb))
+            y_hat, commit, n_q = gen(x, denoise=flags)
+            rec = mel_loss(y, y_hat)
+            losses = {"rec": float(rec), "commit": float(commit), "n_q": n_q}
+            g_loss = w.rec * rec + w.commit * commit
+            if step >= tcfg.warmup_steps:
+                d_loss = discriminator_hinge(disc(y), disc(y_hat.detach()))
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                with torch.no_grad():
+                    real = disc(y)
+                fake = disc(y_hat)
+                adv, feat = generator_hinge(fake), feature_matching(real, fake)
+                g_loss = g_loss + w.adv * adv + w.feat * feat
+                losses.update(d=float(d_loss), adv=float(adv), feat=float(feat))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            step += 1
+            wall += time.perf_counter() - t0
+            last = losses
+            if on_step is not None:
+                on_step(step, losses)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in losses.items()})
+            if step % tcfg.log_every == 0 or step == tcfg.steps:
+                log.write(json.dumps({"step": step, "wall_time_s": round(wall, 2), **losses}) + "\n")
+                log.flush()
+            if step % tcfg.ckpt_every == 0 or step == tcfg.warmup_steps:
+                save()
+            if step == tcfg.warmup_steps:  # keep the reconstruction-only model of the warm-up
+                shutil.copyfile(ckpt_path, run / "checkpoint-warmup.pt")
+    except KeyboardInterrupt:
+        save()
+        raise
+    finally:
+        log.close()
+        if bar is not None:
+            bar.close()
+    save()
+    return {"step": step, "wall_time_s": wall, "last": last}
