@@ -5,9 +5,9 @@ quantizer with 4-bit indices. Operating points (lyra/lyra_config.cc): 3200/6000/
 = 8/15/23-byte packets every 20 ms. The payload is the concatenation of the packets exactly as the C++ encoder
 writes them: no header, indices packed MSB-first with the first quantizer in the most significant bits.
 
-The encoder and the decoder (``lyragan``) are stateful streaming models: hops must be fed in order and the
-state is reset per file (:meth:`Lyra.reset`, which :func:`~harness.codecs.base.transcode` calls). Interpreters
-are created once per process and model folder, with one thread (``num_threads`` option to change).
+The encoder and the decoder (``lyragan``) are stateful streaming models: hops are fed in order and every
+:meth:`Lyra.encode` / :meth:`Lyra.decode` call (one file) starts from the models' initial state. Model files are
+read and checked once per process and folder; interpreters use one thread (``num_threads`` option to change).
 """
 
 from __future__ import annotations
@@ -32,33 +32,47 @@ QUANTIZERS = {3.2: 16, 6.0: 30, 9.2: 46}
 
 
 class _Models:
-    """The three interpreters for one model folder (created once per process)."""
+    """The three interpreters for one model folder (created once per process).
+
+    The encoder and ``lyragan`` keep streaming state in TFLite resource variables that
+    ``Interpreter.reset_all_variables()`` does *not* restore to their initial values (measured: a stream after
+    the reset codes differently from a fresh interpreter), so - like the C++ ``LyraEncoder::Create`` per stream -
+    a used interpreter is re-created from the model bytes held in memory (about 8 ms for both) before the next
+    file. The stateless quantizer is created once.
+    """
 
     def __init__(self, folder: Path, num_threads: int) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise CodecUnavailable("ai-edge-litert is not installed: `pip install ai-edge-litert`") from exc
+        self._interpreter = Interpreter
         self.folder = folder
+        self.num_threads = num_threads
         self.lock = threading.Lock()
-        try:
-            self.encoder = Interpreter(model_path=str(folder / "soundstream_encoder.tflite"), num_threads=num_threads)
-            self.quantizer = Interpreter(model_path=str(folder / "quantizer.tflite"), num_threads=num_threads)
-            self.decoder = Interpreter(model_path=str(folder / "lyragan.tflite"), num_threads=num_threads)
-        except (ValueError, RuntimeError) as exc:
-            raise CodecUnavailable(f"cannot load the Lyra models in {folder}: {exc}") from exc
-        for itp in (self.encoder, self.decoder):
-            itp.allocate_tensors()
-        self.enc_in = self.encoder.get_input_details()[0]["index"]
-        self.enc_out = self.encoder.get_output_details()[0]["index"]
-        self.dec_in = self.decoder.get_input_details()[0]["index"]
-        self.dec_out = self.decoder.get_output_details()[0]["index"]
+        self._bytes = {n: (folder / n).read_bytes() for n in ("soundstream_encoder.tflite", "lyragan.tflite")}
+        self.quantizer = self._make("quantizer.tflite", (folder / "quantizer.tflite").read_bytes())
         self.q_encode = self.quantizer.get_signature_runner("encode")
         self.q_decode = self.quantizer.get_signature_runner("decode")
+        self._encoder = self._decoder = None
 
-    def reset(self) -> None:
-        self.encoder.reset_all_variables()
-        self.decoder.reset_all_variables()
+    def _make(self, name: str, content: bytes):
+        try:
+            itp = self._interpreter(model_content=content, num_threads=self.num_threads)
+            itp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise CodecUnavailable(f"cannot load the Lyra model {self.folder / name}: {exc}") from exc
+        return itp
+
+    def fresh_encoder(self):
+        """A soundstream encoder in its initial state: ``(interpreter, input index, output index)``."""
+        itp = self._make("soundstream_encoder.tflite", self._bytes["soundstream_encoder.tflite"])
+        return itp, itp.get_input_details()[0]["index"], itp.get_output_details()[0]["index"]
+
+    def fresh_decoder(self):
+        """A lyragan decoder in its initial state: ``(interpreter, input index, output index)``."""
+        itp = self._make("lyragan.tflite", self._bytes["lyragan.tflite"])
+        return itp, itp.get_input_details()[0]["index"], itp.get_output_details()[0]["index"]
 
 
 _MODELS: dict[tuple[str, int], _Models] = {}
@@ -115,7 +129,7 @@ class Lyra(Codec):
         return {"lyra": f"google/lyra@{LYRA_COMMIT[:12]} (1.3.2)", "ai-edge-litert": version("ai-edge-litert")}
 
     def reset(self) -> None:
-        self._m.reset()
+        """Nothing to do: every :meth:`encode` / :meth:`decode` call starts from the models' initial state."""
 
     def encode(self, audio: np.ndarray) -> bytes:
         """16 kHz mono float audio -> concatenated packets (``packet_bytes`` per 20 ms, last hop zero-padded)."""
@@ -127,11 +141,12 @@ class Lyra(Codec):
         m = self._m
         nq = np.int32(self.num_quantizers)
         packets = []
-        with m.lock:
+        encoder, enc_in, enc_out = m.fresh_encoder()
+        with m.lock:  # the quantizer is shared
             for i in range(n_hops):
-                m.encoder.set_tensor(m.enc_in, pcm[None, i * HOP:(i + 1) * HOP])
-                m.encoder.invoke()
-                feats = m.encoder.get_tensor(m.enc_out)
+                encoder.set_tensor(enc_in, pcm[None, i * HOP:(i + 1) * HOP])
+                encoder.invoke()
+                feats = encoder.get_tensor(enc_out)
                 idx = m.q_encode(input_frames=feats, num_quantizers=nq)["output_0"].reshape(-1)
                 packets.append(pack_codes(idx[: self.num_quantizers], BITS_PER_QUANTIZER))
         return b"".join(packets)
@@ -147,14 +162,15 @@ class Lyra(Codec):
         m = self._m
         out = np.zeros(n * HOP, dtype=np.float32)
         full = np.full((MAX_QUANTIZERS, 1, 1), -1, dtype=np.int32)  # unused quantizers are -1, as in the C++
+        decoder, dec_in, dec_out = m.fresh_decoder()
         with m.lock:
             for i in range(n):
                 pkt = payload[i * self.packet_bytes:(i + 1) * self.packet_bytes]
                 full[: self.num_quantizers, 0, 0] = unpack_codes(pkt, BITS_PER_QUANTIZER, self.num_quantizers)
                 feats = m.q_decode(encoding_indices=full)["output_0"]
-                m.decoder.set_tensor(m.dec_in, np.ascontiguousarray(feats, dtype=np.float32))
-                m.decoder.invoke()
-                out[i * HOP:(i + 1) * HOP] = m.decoder.get_tensor(m.dec_out).reshape(-1)
+                decoder.set_tensor(dec_in, np.ascontiguousarray(feats, dtype=np.float32))
+                decoder.invoke()
+                out[i * HOP:(i + 1) * HOP] = decoder.get_tensor(dec_out).reshape(-1)
         # the C++ decoder converts to int16 with clipping
         out = np.round(np.clip(out * 32768.0, -32768, 32767)) / 32768.0
         return out.astype(np.float32)[:, None]
