@@ -1,0 +1,202 @@
+"""Sub-commands ``analyze``, ``evaluate``, ``metric``, ``regress`` and ``report``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Any
+
+from harness.errors import HarnessError
+
+METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _kbps_list(values: list[str]) -> list[float]:
+    out: list[float] = []
+    for v in values or []:
+        for part in v.split(","):
+            if part.strip():
+                try:
+                    out.append(float(part))
+                except ValueError:
+                    raise HarnessError(f"--kbps: '{part}' is not a number; use e.g. --kbps 3,6,12") from None
+    return out
+
+
+def _codec_options(specs: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs or []:
+        codec, sep, kv = spec.partition(":")
+        key, sep2, val = kv.partition("=")
+        if not sep or not sep2 or not key:
+            raise HarnessError(f"--option '{spec}': use CODEC:KEY=VALUE, e.g. encodec_24khz:random_weights=true")
+        out.setdefault(codec, {})[key] = _value(val)
+    return out
+
+
+def _metric_options(args) -> dict[str, dict[str, Any]]:
+    return {"visqol-speech": {"use_lattice_model": args.visqol_mapper == "lattice"}}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="screen ratings, compute statistics, write curves/tables/HTML report",
+                       description="Analyse a listening test: post-screening, statistics, curves, tables, report.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--db", metavar="URL", help="database URL of the web app (sqlite:///..., postgresql+psycopg://...)")
+    src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
+    p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
+    p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
+    p.add_argument("--screening", choices=("bs1534", "encodec"), default="bs1534",
+                   help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
+    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca", help="bootstrap CI method")
+    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")
+    p.set_defaults(func=_analyze)
+
+    p = sub.add_parser("evaluate", help="objective metrics for a codec x bitrate ladder or a prepared study",
+                       description="Code every item with every codec at every bitrate and compute metrics. "
+                                   "Parallel (spawn workers or a Dask cluster), cached in OUT/.cache.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--items", metavar="DIR", help="folder of audio items (sub-folder name = category)")
+    src.add_argument("--study", metavar="DIR", help="prepared study: its stimuli vs its references")
+    p.add_argument("--codec", action="append", default=[], help="codec name (repeat); see `mushra codecs`")
+    p.add_argument("--kbps", action="append", default=[], help="bitrate ladder in kbps, e.g. 3,6,12")
+    p.add_argument("--metric", action="append", choices=METRIC_CHOICES, default=None,
+                   help="metric (repeat; default si-snr)")
+    p.add_argument("--option", action="append", default=[], metavar="CODEC:KEY=VALUE",
+                   help="codec option, e.g. encodec_24khz:random_weights=true")
+    p.add_argument("--visqol-mapper", choices=("lattice", "exponential"), default="lattice",
+                   help="ViSQOL speech-mode mapper (default lattice, the ViSQOL v3.3 C++ default)")
+    p.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default ./evaluation)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (tcp://host:8786)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every cell")
+    p.add_argument("--report", action="store_true", help="also write OUT/report.html with curves and tables")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("metric", help="one objective metric of a degraded file against its reference",
+                       description="Compute one metric; the reference is the clean file, the degraded the coded one.")
+    p.add_argument("--reference", required=True, metavar="R.wav")
+    p.add_argument("--degraded", required=True, metavar="D.wav")
+    p.add_argument("--metric", required=True, choices=METRIC_CHOICES)
+    p.add_argument("--visqol-mapper", choices=("lattice", "exponential"), default="lattice",
+                   help="ViSQOL speech-mode mapper (default lattice)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (metric, value, unit, settings, version)")
+    p.set_defaults(func=_metric)
+
+    p = sub.add_parser("regress", help="compare two evaluation results; exit 1 on a regression (CI gate)",
+                       description="Compare CURRENT to BASELINE per (item, condition, metric). Exit status 1 if any "
+                                   "cell got worse than its tolerance or disappeared.")
+    p.add_argument("baseline", metavar="BASELINE.json")
+    p.add_argument("current", metavar="CURRENT.json")
+    p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
+                   help="allowed worsening in the metric's unit (e.g. si-snr=0.5, visqol=0.05)")
+    p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
+    p.set_defaults(func=_regress)
+
+    p = sub.add_parser("report", help="HTML report, curves and tables from evaluation results")
+    p.add_argument("results", metavar="RESULTS.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=_report)
+
+
+def _analyze(args) -> int:
+    from harness.analysis import screening
+    from harness.analysis.report import analyze
+
+    overrides = {}
+    for spec in args.screen_set:
+        k, sep, v = spec.partition("=")
+        if not sep:
+            raise HarnessError(f"--screen-set '{spec}': use KEY=VALUE")
+        overrides[k] = _value(v)
+    cfg = screening.preset(args.screening, **overrides)
+    res = analyze(args.db or args.ratings, out_dir=args.out, study=args.study, screening_preset=cfg,
+                  n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation)
+    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from harness.analysis.evaluate import evaluate
+
+    metrics = tuple(args.metric or ["si-snr"])
+    df, paths, notes = evaluate(items=args.items, study=args.study, codecs=args.codec, kbps=_kbps_list(args.kbps),
+                                metrics=metrics, out_dir=args.out, jobs=max(1, args.jobs), scheduler=args.scheduler,
+                                use_cache=not args.no_cache, codec_options=_codec_options(args.option),
+                                metric_options=_metric_options(args), progress=True)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    table = df.groupby(["metric", "codec", "kbps"], dropna=False).agg(
+        mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
+          f"{paths['parquet']}")
+    if args.report:
+        from harness.analysis.report import objective_report
+
+        print(f"report: {objective_report(paths['json'], args.out)}")
+    return 0
+
+
+def _metric(args) -> int:
+    from harness.analysis.metrics import compute
+    from harness.audio import read_audio, resample
+
+    ref, sr = read_audio(args.reference)
+    deg, dsr = read_audio(args.degraded)
+    if dsr != sr:
+        deg = resample(deg, dsr, sr)
+    opts = _metric_options(args).get(args.metric, {})
+    r = compute(args.metric, reference=ref, degraded=deg, sample_rate=sr, **opts)
+    if args.json:
+        d = r.to_dict()
+        d["value"] = d["value"] if math.isfinite(d["value"]) else str(d["value"])
+        d["reference"], d["degraded"] = args.reference, args.degraded
+        print(json.dumps(d, default=str))
+    else:
+        print(f"{r.metric}: {r.value:.4f} {r.unit}  ({r.version})")
+    return 0
+
+
+def _regress(args) -> int:
+    from harness.analysis.regress import markdown, parse_tolerances, regress_files, text_table
+
+    table = regress_files(args.baseline, args.current, parse_tolerances(args.tolerance))
+    print(text_table(table))
+    n_reg = int((table["status"] == "regression").sum())
+    n_missing = int((table["status"] == "missing").sum())
+    if args.markdown:
+        from pathlib import Path
+
+        Path(args.markdown).write_text(markdown(table))
+    print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
+          f"{n_missing} missing cell(s)")
+    return 1 if n_reg or n_missing else 0
+
+
+def _report(args) -> int:
+    from harness.analysis.report import objective_report
+
+    print(objective_report(args.results, args.out))
+    return 0

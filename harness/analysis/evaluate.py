@@ -1,0 +1,335 @@
+"""Objective evaluation of a codec x bitrate ladder (``mushra evaluate``).
+
+Cells are (item, codec, nominal kbps) over a folder of items, or (item, condition) over a prepared study (its
+stimuli against the item's open reference). Each cell is coded with :func:`harness.codecs.transcode` and scored
+with every requested metric. Cells run in parallel in spawn-started worker processes (each keeps its codecs and
+ViSQOL models loaded: one load per worker), or on a Dask cluster. Results are cached content-addressed under
+``OUT/.cache`` (key: sha256 of the input audio, codec, kbps, codec settings and versions, metric and its options,
+harness version), so re-runs only compute what changed.
+
+The results file ``OUT/evaluation.json`` is versioned (:data:`FORMAT`, :data:`SCHEMA_VERSION`) and holds the
+settings and one row per (cell, metric); the same rows go to ``evaluation.csv`` and ``evaluation.parquet``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from tqdm import tqdm
+
+from harness.errors import HarnessError
+
+FORMAT = "mushra-harness/evaluation"
+SCHEMA_VERSION = 1
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+class EvaluationError(HarnessError):
+    """Bad evaluation request or unreadable results file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One unit of work. ``degraded`` is set for study cells (stimulus file); else the codec produces it."""
+
+    item: str
+    category: str
+    reference: str  # path of the clean audio
+    codec: str | None
+    kbps: float | None
+    options: tuple[tuple[str, Any], ...] = ()
+    degraded: str | None = None
+    condition: str = ""
+    measured_kbps: float | None = None
+    metrics: tuple[str, ...] = ()
+    metric_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    cache_dir: str | None = None
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --- worker side (module globals are per process: one codec/model load per worker) -------------------------
+_CODECS: dict[tuple, Any] = {}
+
+
+def _codec(name: str, kbps: float, options: tuple):
+    key = (name, kbps, options)
+    if key not in _CODECS:
+        from harness.codecs import create_codec
+
+        _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
+    return _CODECS[key]
+
+
+def run_cell(cell: Cell) -> list[dict[str, Any]]:
+    """Compute every metric of one cell (cached). Returns one row per metric."""
+    from harness import __version__
+    from harness.analysis.metrics import compute
+    from harness.audio import read_audio
+
+    ref_sha = _sha256_file(cell.reference)
+    codec = None
+    info: dict[str, Any] = {"measured_kbps": cell.measured_kbps, "codec_versions": {}, "codec_settings": {}}
+    if cell.degraded is None:
+        codec = _codec(cell.codec, float(cell.kbps), cell.options)
+        info["codec_versions"], info["codec_settings"] = codec.versions(), codec.settings()
+        source_id = {"codec": cell.codec, "kbps": cell.kbps, "settings": info["codec_settings"],
+                     "versions": info["codec_versions"]}
+    else:
+        source_id = {"degraded_sha256": _sha256_file(cell.degraded)}
+    mopts = dict(cell.metric_options)
+    rows, todo = [], []
+    cache = Path(cell.cache_dir) if cell.cache_dir else None
+    keys = {}
+    for m in cell.metrics:
+        ident = {"reference_sha256": ref_sha, "source": source_id, "metric": m,
+                 "metric_options": dict(mopts.get(m, ())), "harness": __version__}
+        keys[m] = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
+        hit = cache / f"{keys[m]}.json" if cache else None
+        if hit is not None and hit.exists():
+            try:
+                row = json.loads(hit.read_text())
+                row["cached"] = True
+                rows.append(row)
+                continue
+            except (OSError, json.JSONDecodeError):
+                pass  # a damaged cache entry is recomputed
+        todo.append(m)
+    if todo:
+        ref, sr = read_audio(cell.reference)
+        if codec is not None:
+            res = _transcode(codec, ref, sr)
+            deg, info["measured_kbps"] = res.audio, res.measured_kbps
+        else:
+            deg, dsr = read_audio(cell.degraded)
+            if dsr != sr:
+                from harness.audio import resample
+
+                deg = resample(deg, dsr, sr)
+        for m in todo:
+            r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
+            row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
+                   f"{cell.codec}@{cell.kbps:g}", "codec": cell.codec, "kbps": cell.kbps,
+                   "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
+                   "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
+                   "codec_versions": info["codec_versions"], "key": keys[m]}
+            if cache is not None:
+                cache.mkdir(parents=True, exist_ok=True)
+                tmp = cache / f"{keys[m]}.json.{os.getpid()}.part"
+                tmp.write_text(json.dumps(row, default=str))
+                tmp.replace(cache / f"{keys[m]}.json")
+            row["cached"] = False
+            rows.append(row)
+    return rows
+
+
+def _transcode(codec, audio, sr):
+    from harness.codecs import transcode
+
+    return transcode(codec, audio, sr)
+
+
+# --- building the cells -------------------------------------------------------------------------------------
+def _freeze(d: dict[str, Any] | None) -> tuple:
+    return tuple(sorted((d or {}).items()))
+
+
+def item_files(folder: str | Path) -> list[tuple[str, str, Path]]:
+    """(item id, category, path) for every audio file under ``folder``; category = first sub-folder name."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise EvaluationError(f"{root}: items folder not found")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not files:
+        raise EvaluationError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
+    out = []
+    for p in files:
+        rel = p.relative_to(root)
+        category = rel.parts[0] if len(rel.parts) > 1 else "all"
+        out.append((str(rel.with_suffix("")).replace(os.sep, "/"), category, p))
+    return out
+
+
+def ladder_cells(items: str | Path, codecs: Iterable[str], kbps: Iterable[float], metrics: Iterable[str], *,
+                 codec_options: dict[str, dict[str, Any]] | None = None,
+                 metric_options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None
+                 ) -> tuple[list[Cell], list[str]]:
+    """Cells for a folder of items; returns (cells, notes about skipped rungs)."""
+    from harness.codecs import get_codec_class
+
+    notes, cells = [], []
+    files = item_files(items)
+    mo = tuple((m, _freeze((metric_options or {}).get(m))) for m in metrics)
+    for name in codecs:
+        cls = get_codec_class(name)
+        ok, reason = cls.availability()
+        if not ok and not (codec_options or {}).get(name):  # options (e.g. model_dir) may fix it
+            raise EvaluationError(f"codec '{name}' is not usable here: {reason}")
+        rungs = cls.bitrates.ladder_points(list(kbps))
+        for k in kbps:
+            if k not in rungs:
+                notes.append(f"{name} has no {k:g} kbps operating point ({cls.bitrates.describe()}): skipped")
+        for k in rungs:
+            for item, cat, path in files:
+                cells.append(Cell(item=item, category=cat, reference=str(path), codec=name, kbps=float(k),
+                                  options=_freeze((codec_options or {}).get(name)), metrics=tuple(metrics),
+                                  metric_options=mo, cache_dir=cache_dir))
+    if not cells:
+        raise EvaluationError("nothing to evaluate: no codec supports any of the requested bitrates")
+    return cells, notes
+
+
+def study_cells(study_dir: str | Path, metrics: Iterable[str], *,
+                metric_options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None
+                ) -> list[Cell]:
+    """Cells for a prepared study: every stimulus against its item's open reference."""
+    from harness.manifest import load_manifest
+
+    manifest, folder = load_manifest(study_dir)
+    items = {i.id: i for i in manifest.items}
+    mo = tuple((m, _freeze((metric_options or {}).get(m))) for m in metrics)
+    cells = []
+    for s in manifest.stimuli:
+        it = items[s.item]
+        cells.append(Cell(item=s.item, category=it.category, reference=str(folder / it.reference),
+                          codec=s.codec, kbps=s.nominal_kbps, degraded=str(folder / s.path), condition=s.condition,
+                          measured_kbps=s.measured_kbps, metrics=tuple(metrics), metric_options=mo,
+                          cache_dir=cache_dir))
+    return cells
+
+
+# --- running ------------------------------------------------------------------------------------------------
+def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None = None, progress: bool = True
+              ) -> pd.DataFrame:
+    """Run cells locally (``jobs`` spawn workers; 1 = in this process) or on a Dask scheduler address/Client."""
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(total=len(cells), desc="evaluate", unit="cell", disable=not progress)
+    try:
+        if scheduler is not None:
+            rows = _run_dask(cells, scheduler, bar)
+        elif jobs <= 1:
+            for c in cells:
+                rows.extend(run_cell(c))
+                bar.update(1)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(run_cell, c) for c in cells]
+                for f in as_completed(futures):
+                    rows.extend(f.result())
+                    bar.update(1)
+    finally:
+        bar.close()
+    return _frame(rows)
+
+
+def _run_dask(cells, scheduler, bar) -> list[dict[str, Any]]:
+    from distributed import Client, as_completed as dask_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = client.map(run_cell, cells, pure=False)
+        rows = []
+        for f in dask_completed(futures):
+            rows.extend(f.result())
+            bar.update(1)
+        return rows
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    cols = ["item", "category", "condition", "codec", "kbps", "measured_kbps", "metric", "value", "unit",
+            "settings", "version", "codec_settings", "codec_versions", "key", "cached"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.sort_values(["metric", "codec", "kbps", "item", "condition"], na_position="first",
+                          kind="stable").reset_index(drop=True)
+
+
+# --- results files ------------------------------------------------------------------------------------------
+def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any]) -> dict[str, Path]:
+    """Write ``evaluation.json`` (versioned), ``evaluation.csv`` and ``evaluation.parquet`` to ``out_dir``."""
+    from harness import __version__
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = json.loads(df.drop(columns=["cached"], errors="ignore").to_json(orient="records"))
+    doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "harness_version": __version__,
+           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "settings": settings,
+           "rows": records}
+    paths = {"json": out / "evaluation.json", "csv": out / "evaluation.csv", "parquet": out / "evaluation.parquet"}
+    tmp = paths["json"].with_suffix(".json.part")
+    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    tmp.replace(paths["json"])
+    flat = df.copy()
+    for col in ("settings", "codec_settings", "codec_versions"):
+        flat[col] = flat[col].map(lambda v: json.dumps(v, sort_keys=True, default=str))
+    flat.to_csv(paths["csv"], index=False)
+    flat.to_parquet(paths["parquet"], index=False)
+    return paths
+
+
+def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Load a results JSON (format and schema checked). Returns (rows frame, whole document)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "evaluation.json"
+    if not p.is_file():
+        raise EvaluationError(f"{p}: results file not found; produce it with `mushra evaluate --out DIR`")
+    try:
+        doc = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise EvaluationError(f"{p}: corrupt JSON ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise EvaluationError(f"{p}: not a mushra-harness evaluation results file (format tag missing)")
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise EvaluationError(f"{p}: results schema version {doc.get('schema_version')} is not supported "
+                              f"(expects {SCHEMA_VERSION}); re-run `mushra evaluate` with this version")
+    return _frame(doc.get("rows", [])), doc
+
+
+def evaluate(*, items: str | Path | None = None, study: str | Path | None = None, codecs=(), kbps=(),
+             metrics=("si-snr",), out_dir: str | Path, jobs: int = 1, scheduler=None, use_cache: bool = True,
+             codec_options: dict[str, dict[str, Any]] | None = None,
+             metric_options: dict[str, dict[str, Any]] | None = None, progress: bool = True
+             ) -> tuple[pd.DataFrame, dict[str, Path], list[str]]:
+    """The whole job: build cells, run them, write results. Returns (rows, paths, notes)."""
+    from harness.analysis.metrics import METRICS
+
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise EvaluationError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
+    if (items is None) == (study is None):
+        raise EvaluationError("give exactly one of --items DIR or --study DIR")
+    cache_dir = str(Path(out_dir) / ".cache") if use_cache else None
+    notes: list[str] = []
+    if items is not None:
+        if not codecs or not kbps:
+            raise EvaluationError("--items needs at least one --codec and a --kbps ladder (e.g. --kbps 6,12,24)")
+        cells, notes = ladder_cells(items, codecs, kbps, metrics, codec_options=codec_options,
+                                    metric_options=metric_options, cache_dir=cache_dir)
+    else:
+        cells = study_cells(study, metrics, metric_options=metric_options, cache_dir=cache_dir)
+    df = run_cells(cells, jobs=jobs, scheduler=scheduler, progress=progress)
+    settings = {"source": {"items": str(items)} if items is not None else {"study": str(study)},
+                "codecs": list(codecs), "kbps": [float(k) for k in kbps], "metrics": list(metrics),
+                "codec_options": codec_options or {}, "metric_options": metric_options or {},
+                "resampler": "soxr VHQ", "cells": len(cells), "cache_hits": int(df["cached"].sum())}
+    paths = write_results(df, out_dir, settings)
+    return df, paths, notes

@@ -1,0 +1,207 @@
+"""Reports: the full listening-test analysis (:func:`analyze`), objective-only reports from evaluation results
+(:func:`objective_report`) and the demo's report on a prepared study (:func:`demo_report`).
+
+Every report folder holds the curves (PNG/SVG/PDF), the tables (Markdown/LaTeX/CSV), the raw summaries (CSV), a
+versioned ``analysis.json`` and one self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.analysis import html as H
+from harness.analysis import plots, screening, stats, tables
+from harness.analysis.load import attach_manifest, load_ratings
+from harness.errors import HarnessError
+
+FORMAT = "mushra-harness/analysis"
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisResult:
+    html: Path
+    out_dir: Path
+    n_raters: int
+    n_excluded: int
+    files: tuple[Path, ...]
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("mushra-harness", "numpy", "scipy", "pandas", "matplotlib", "visqol-python", "soxr"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add an 'all' category (every rating) when there are several categories."""
+    if frame["category"].nunique() <= 1:
+        return frame
+    return pd.concat([frame, frame.assign(category="all")], ignore_index=True)
+
+
+def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
+            screening_preset: str | screening.ScreeningConfig = "bs1534", n_resamples: int = stats.N_RESAMPLES,
+            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None) -> AnalysisResult:
+    """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = load_ratings(ratings)
+    manifest = None
+    if study is not None:
+        from harness.manifest import load_manifest
+
+        manifest, _ = load_manifest(study)
+        frame = attach_manifest(frame, manifest)
+    cfg = screening.preset(screening_preset) if isinstance(screening_preset, str) else screening_preset
+    table = screening.screen(frame, cfg)
+    files = [out / "screening.csv"]
+    table.to_csv(files[0], index=False)
+    data = screening.kept(frame, table)
+    if data.empty:
+        raise HarnessError(f"all {len(table)} raters were excluded by the '{cfg.name}' screening; see "
+                           f"{files[0]}. Check the data or relax the thresholds.")
+    kw = dict(n_resamples=n_resamples, seed=seed, method=method)
+    panel = _with_all_panel(data)
+    by_cond = stats.summarize(panel, ("category", "condition"), **kw)
+    by_codec = stats.by_codec_bitrate(panel, per_category=True, **kw)
+    comparisons = stats.paired_comparisons(data)
+    items = stats.per_item(data)
+    for name, df in (("summary_conditions", by_cond), ("summary_codec_bitrate", by_codec),
+                     ("paired_comparisons", comparisons), ("per_item", items)):
+        p = out / f"{name}.csv"
+        df.to_csv(p, index=False)
+        files.append(p)
+
+    sections = [("Overview", _overview(frame, data, table, cfg, manifest))]
+    curves = plots.mushra_curves(by_codec, ci="boot") if len(by_codec) else pd.DataFrame()
+    if len(curves):
+        fig = plots.curve_figure(curves, ylabel="MUSHRA score (0-100)", ylim=(0, 100),
+                                 title="MUSHRA score vs bitrate (mean, 95 % bootstrap CI)",
+                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {method} bootstrap")
+        figs = plots.save_figure(fig, out, "mushra_vs_bitrate")
+        files += list(figs.values())
+        tpaths = tables.write_all(curves, out, "mushra_table",
+                                  caption=f"MUSHRA mean ± half-width of the 95 % {method} bootstrap CI")
+        files += list(tpaths.values())
+        sections.append(("MUSHRA score vs bitrate", H.inline_svg(figs["svg"])
+                         + H.table_html(tables.wide(curves).reset_index())))
+    else:
+        warnings.warn("no codec conditions with a bitrate: no quality-vs-bitrate curve", UserWarning, stacklevel=2)
+    sections.append(("Per condition", H.table_html(by_cond.drop(columns=["sd"], errors="ignore"))))
+    sections.append(("Paired comparisons (per-rater means, Holm-adjusted)", H.table_html(comparisons, float_digits=4)))
+    sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(table, float_digits=2)))
+    if evaluation is not None:
+        from harness.analysis.evaluate import read_results
+
+        rows, doc = read_results(evaluation)
+        sections += _objective_sections(rows, out, files)
+    sections.append(("Per item", H.table_html(items.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
+    settings = {"screening": dataclasses.asdict(cfg), "exempt_items": table.attrs.get("exempt_items", []),
+                "statistics": {"ci": "95 %", "t": "Student-t over ratings", "bootstrap": method,
+                               "n_resamples": n_resamples, "seed": seed,
+                               "paired": "per-rater means; Wilcoxon signed-rank (zero_method=wilcox) and paired t; "
+                                         "Holm (1979) correction across all pairs"},
+                "ratings_source": str(ratings) if not isinstance(ratings, pd.DataFrame) else "DataFrame",
+                "study": str(study) if study else None, "versions": _versions()}
+    doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "settings": settings,
+           "summary_codec_bitrate": json.loads(by_codec.to_json(orient="records")),
+           "summary_conditions": json.loads(by_cond.to_json(orient="records")),
+           "screening": json.loads(table.to_json(orient="records"))}
+    (out / "analysis.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    files.append(out / "analysis.json")
+    title = f"MUSHRA results: {manifest.study_name}" if manifest else "MUSHRA results"
+    page = H.write(out / "report.html", H.render(title, sections, settings=settings))
+    return AnalysisResult(page, out, int(len(table)), int(table["excluded"].sum()), tuple(files))
+
+
+def _overview(frame, data, table, cfg, manifest) -> str:
+    n_ex = int(table["excluded"].sum())
+    parts = [f"<p>{frame['rater'].nunique()} raters, {len(frame)} ratings, {frame['item'].nunique()} items, "
+             f"{frame['condition'].nunique()} conditions. Post-screening <b>{cfg.name}</b> excluded <b>{n_ex}</b> "
+             f"rater(s); {data['rater'].nunique()} raters and {len(data)} ratings remain.</p>"]
+    flagged = table[table["flags"] != ""]
+    if len(flagged):
+        parts.append(f"<p>{len(flagged)} rater(s) have telemetry flags (see Post-screening).</p>")
+    if manifest is not None:
+        parts.append(f"<p>Study <code>{manifest.study_name}</code> (hash {manifest.study_hash[:12]}), "
+                     f"{manifest.sample_rate} Hz, loudness target {manifest.loudness_target_lufs:g} LUFS.</p>")
+    return "".join(parts)
+
+
+_METRIC_LABEL = {"si-snr": "SI-SNR (dB)", "si-sdr": "SI-SDR (dB)", "visqol-audio": "ViSQOL audio (MOS-LQO)",
+                 "visqol-speech": "ViSQOL speech (MOS-LQO)", "mel": "log-mel L1 distance (lower is better)",
+                 "pesq": "PESQ (MOS-LQO)", "stoi": "STOI"}
+
+
+def _objective_sections(rows: pd.DataFrame, out: Path, files: list) -> list[tuple[str, str]]:
+    sections = []
+    rows = _with_all_panel(rows) if len(rows) else rows
+    for metric in sorted(rows["metric"].unique()):
+        curves = plots.metric_curves(rows, metric)
+        if curves.empty:
+            continue
+        ref = rows[(rows["metric"] == metric) & rows["codec"].isna()]
+        hl = ref.groupby(["category", "condition"])["value"].mean().reset_index()
+        hl = hl.rename(columns={"value": "mean"})
+        hl["kind"] = ["reference" if c == "reference" else "anchor" for c in hl["condition"]]
+        label = _METRIC_LABEL.get(metric, metric)
+        fig = plots.curve_figure(curves, ylabel=label, title=f"{label} vs bitrate (mean over items, 95 % t CI)",
+                                 hlines=plots.reference_lines(hl) if len(hl) else None,
+                                 ylim=(1, 5) if metric.startswith("visqol") else None, band_label="95 % t")
+        stem = f"{metric}_vs_bitrate"
+        figs = plots.save_figure(fig, out, stem)
+        tp = tables.write_all(curves, out, f"{metric}_table", caption=f"{label}: mean ± 95 % t CI over items",
+                              digits=2)
+        files += list(figs.values()) + list(tp.values())
+        sections.append((f"{label} vs bitrate", H.inline_svg(figs["svg"])
+                         + H.table_html(tables.wide(curves, digits=2).reset_index())))
+    return sections
+
+
+def objective_report(results: str | Path | pd.DataFrame, out_dir: str | Path, *, title: str = "Objective evaluation",
+                     settings: dict[str, Any] | None = None) -> Path:
+    """HTML report (+ curves and tables) from evaluation rows or a results JSON."""
+    from harness.analysis.evaluate import read_results
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(results, pd.DataFrame):
+        rows, doc_settings = results, {}
+    else:
+        rows, doc = read_results(results)
+        doc_settings = doc.get("settings", {})
+    files: list[Path] = []
+    sections = _objective_sections(rows, out, files)
+    per = rows.drop(columns=["settings", "codec_settings", "key", "cached"], errors="ignore")
+    per = per.assign(codec_versions=per["codec_versions"].map(lambda v: json.dumps(v) if v else ""))
+    sections.append(("Every cell", H.table_html(per, float_digits=3)))
+    metric_settings = {m: g["settings"].iloc[0] for m, g in rows.groupby("metric")} if len(rows) else {}
+    all_settings = {"evaluation": {**doc_settings, **(settings or {})}, "metric_settings": metric_settings,
+                    "metric_versions": {m: g["version"].iloc[0] for m, g in rows.groupby("metric")},
+                    "versions": _versions()}
+    return H.write(out / "report.html", H.render(title, sections, settings=all_settings))
+
+
+def demo_report(study_dir: str | Path, out_dir: str | Path, *, jobs: int = 1, progress: bool = False) -> Path:
+    """Objective-only report on a prepared study: SI-SNR and ViSQOL of every stimulus vs its reference."""
+    from harness.analysis.evaluate import evaluate
+    from harness.manifest import load_manifest
+
+    manifest, _ = load_manifest(study_dir)
+    visqol = "visqol-audio" if manifest.sample_rate >= 32000 else "visqol-speech"
+    rows, paths, _ = evaluate(study=study_dir, metrics=("si-snr", visqol), out_dir=out_dir, jobs=jobs,
+                              progress=progress)
+    return objective_report(paths["json"], out_dir, title=f"Objective evaluation: {manifest.study_name}")
