@@ -64,7 +64,7 @@ def _seed_codebooks(model: Any, seed: int) -> None:
 
     cfg = model.config
     gen = torch.Generator().manual_seed(seed)
-    x = 0.1 * torch.randn(1, cfg.audio_channels, 4 * cfg.sampling_rate, generator=gen)
+    x = 0.1 * torch.randn(1, cfg.audio_channels, cfg.sampling_rate, generator=gen)  # 1 s of noise
     with torch.inference_mode():
         frames = model.encoder(x)[0].T.contiguous()  # (T, D)
         for layer in model.quantizer.layers:

@@ -186,7 +186,9 @@ def _hub_cache_dir(hub_id: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
         return None
-    cfg = try_to_load_from_cache(hub_id, "config.json")
+    cache_dir = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None)  # read now, not at import
+    cfg = try_to_load_from_cache(hub_id, "config.json", cache_dir=cache_dir)
     if not isinstance(cfg, str):
         return None
     folder = Path(cfg).parent
