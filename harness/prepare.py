@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from harness import __version__
 from harness.cache import Cache, cache_key
-from harness.codecs import CodecError, get_codec_class
+from harness.codecs import CodecError, CodecUnavailable, get_codec_class
 from harness.codecs.base import RESAMPLER
 from harness.errors import StudyError
 from harness.manifest import Manifest
@@ -76,8 +76,8 @@ def _prepare_codecs(study: Study, skip_unavailable: bool) -> tuple[list[dict[str
                 warnings.warn(f"skipping condition '{c.id}': codec '{c.codec}' is not usable here: {reason}",
                               UserWarning, stacklevel=3)
                 continue
-            raise CodecError(f"{study.where(c)}: condition '{c.id}' needs codec '{c.codec}', which is not usable "
-                             f"here: {reason}. Fix that, remove the condition, or pass --skip-unavailable.")
+            raise CodecUnavailable(f"{study.where(c)}: condition '{c.id}' needs codec '{c.codec}', which is not "
+                                   f"usable here: {reason.rstrip('.')}. Fix that, remove the condition, or pass --skip-unavailable.")
         options = dict(c.options)
         params = inspect.signature(cls.__init__).parameters
         if "channels" in params and "channels" not in options and study.channels in cls.channel_options:

@@ -1,0 +1,141 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from harness.audio import estimate_lag, loudness_lufs, read_audio
+from harness.codecs import CodecUnavailable, get_codec_class
+from harness.errors import AudioError, StudyError
+from harness.manifest import load_manifest
+from harness.prepare import prepare
+from tests.conftest import speechlike, tone
+from tests.study_helpers import ITEMS, OPUS, two_items, write_study
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    study = write_study(tmp_path / "s", ITEMS + OPUS, items=two_items())
+    res = prepare(study, tmp_path / "out", jobs=1, progress=False)
+    return study, tmp_path / "out", res
+
+
+def test_stimuli_are_aligned_loudness_matched_and_indistinguishable_by_size(prepared):
+    _, out, res = prepared
+    m, folder = load_manifest(out)
+    assert m == res.manifest
+    assert [c.id for c in m.conditions] == ["reference", "lp3.5", "lp7", "opus_12kbps", "opus_6kbps"]
+    assert len(m.stimuli) == 2 * 5
+    for item in m.items:
+        ref, sr = read_audio(folder / item.reference)
+        sizes = set()
+        for st in m.stimuli_for(item.id):
+            y, _ = read_audio(folder / st.path)
+            sizes.add((folder / st.path).stat().st_size)
+            assert y.shape == ref.shape
+            assert loudness_lufs(y, sr) == pytest.approx(m.loudness_target_lufs, abs=0.5)
+            lag = estimate_lag(reference=ref, degraded=y, sample_rate=sr)
+            assert abs(lag) <= (0 if st.kind != "codec" else 12) and abs(st.residual_lag_ms) < 1.0
+            if st.kind == "codec":
+                assert st.codec == "opus" and st.delay_removed_samples == 312
+                assert st.versions["libopus"].startswith("libopus")
+                cbr = st.settings["vbr"] is False  # CBR hits its target; VBR varies with content
+                assert st.measured_kbps == pytest.approx(st.nominal_kbps, rel=0.03 if cbr else 0.4)
+        assert len(sizes) == 1
+    hidden = m.stimulus("s1", "reference")
+    assert hidden.sha256 == __import__("hashlib").sha256((folder / hidden.path).read_bytes()).hexdigest()
+    assert m.rater["trials_per_rater"] == 2 and m.settings["resampler"] == "soxr VHQ"
+    assert "| s1 | speech | opus_12kbps | codec | 12 |" in (out / "summary.md").read_text()
+
+
+def test_unchanged_rerun_does_no_codec_work(prepared):
+    study, out, first = prepared
+    assert first.stats.codec_runs == 2 * 4 and first.stats.cache_hits == 0
+    again = prepare(study, out, jobs=1, progress=False)
+    assert again.stats.codec_runs == 0 and again.stats.cache_hits == 8 and again.stats.items_written == 0
+    assert again.manifest == first.manifest
+    assert again.stats.seconds < 2.0
+    # a changed condition re-renders only that condition (both items), and stale files are removed
+    study.write_text(study.read_text().replace("kbps = 6", "kbps = 8"))
+    third = prepare(study, out, jobs=1, progress=False)
+    assert third.stats.codec_runs == 2 and not (out / "stimuli" / "s1" / "opus_6kbps.wav").exists()
+    assert (out / "stimuli" / "s1" / "opus_8kbps.wav").exists()
+
+
+def test_interrupted_run_redoes_only_what_is_missing(prepared):
+    study, out, first = prepared
+    m = first.manifest
+    # simulate an interruption: one rendered condition never reached the cache, one stimulus file never written
+    key_files = sorted((out / ".cache").rglob("*.npy"))
+    victim = next(p for p in key_files if json.loads(p.with_suffix(".json").read_text()).get("measured_kbps"))
+    victim.unlink()
+    victim.with_suffix(".json").unlink()
+    (out / m.stimulus("m1", "lp7").path).unlink()
+    again = prepare(study, out, jobs=2, progress=False)
+    assert again.stats.codec_runs == 1 and again.stats.cache_hits == 7
+    assert (out / m.stimulus("m1", "lp7").path).exists()
+    assert {s.sha256 for s in again.manifest.stimuli} == {s.sha256 for s in m.stimuli}
+
+
+def test_peak_guard_lowers_the_whole_item_equally(tmp_path):
+    clicks = np.zeros((96000, 1), np.float32)
+    clicks[::4800] = 0.9  # very peaky: at -23 LUFS it would clip
+    clicks += 0.001 * speechlike(seconds=2.0)
+    study = write_study(tmp_path, '[[items]]\nid = "c"\nfile = "c.wav"\n' + OPUS, items={"c.wav": clicks})
+    with pytest.warns(UserWarning, match="peak"):
+        res = prepare(study, tmp_path / "out", jobs=1, progress=False)
+    target = res.manifest.settings["item_loudness_lufs"]["c"]
+    assert target < -23.0
+    for st in res.manifest.stimuli:
+        y, sr = read_audio(tmp_path / "out" / st.path)
+        assert 20 * np.log10(np.max(np.abs(y))) <= -1.0 + 0.01
+        assert st.loudness_lufs == pytest.approx(target, abs=1e-3)
+        assert loudness_lufs(y, sr) == pytest.approx(target, abs=0.5)
+
+
+@pytest.mark.parametrize("audio, message", [
+    (np.full((48000, 1), np.nan, np.float32), "NaN"),
+    (np.zeros((48000, 1), np.float32), "silent"),
+    (tone(seconds=0.3), "too short|at least 1 s|shorter than"),
+    (np.repeat(tone(seconds=2.0), 3, axis=1), "3 channels"),
+])
+def test_bad_audio_fails_with_a_clear_error(tmp_path, audio, message):
+    study = write_study(tmp_path, '[[items]]\nid = "x"\nfile = "x.wav"\n' + OPUS, items={})
+    sf.write(str(tmp_path / "x.wav"), audio, 48000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=message):
+        prepare(study, tmp_path / "out", jobs=1, progress=False)
+
+
+def test_corrupt_file(tmp_path):
+    study = write_study(tmp_path, '[[items]]\nid = "x"\nfile = "x.wav"\n' + OPUS, items={})
+    (tmp_path / "x.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    with pytest.raises(AudioError, match="cannot read audio"):
+        prepare(study, tmp_path / "out", jobs=1, progress=False)
+
+
+def test_bad_codec_option_names_the_study_line(tmp_path):
+    body = ITEMS + OPUS.replace("{ vbr = false }", "{ vbrr = false }")
+    study = write_study(tmp_path, body, items=two_items())
+    line = next(i for i, s in enumerate(study.read_text().splitlines(), 1) if s.startswith("[[conditions]]"))
+    with pytest.raises(StudyError, match=rf"study.toml:{line}: condition 'opus_12kbps': bad option"):
+        prepare(study, tmp_path / "out", jobs=1, progress=False)
+
+
+def test_unusable_codec_fails_up_front_or_is_skipped(tmp_path):
+    unusable = [n for n in ("lyra", "encodec_24khz") if n in __import__("harness.codecs").codecs.codec_names()
+                and not get_codec_class(n).availability()[0]]
+    if not unusable:
+        pytest.skip("every optional codec is usable on this machine")
+    name = unusable[0]
+    kbps = get_codec_class(name).bitrates.nearest(6.0, count=1)[0]
+    body = ITEMS + OPUS + f'\n[[conditions]]\ncodec = "{name}"\nkbps = {kbps}\n'
+    study = write_study(tmp_path, body, items=two_items())
+    with pytest.raises(CodecUnavailable, match="--skip-unavailable"):
+        prepare(study, tmp_path / "out", jobs=1, progress=False)
+    assert not (tmp_path / "out" / "stimuli").exists()  # failed before any work
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = prepare(study, tmp_path / "out", jobs=1, progress=False, skip_unavailable=True)
+    assert [s["codec"] for s in res.manifest.settings["skipped_unavailable"]] == [name]
+    assert all(s.codec != name for s in res.manifest.stimuli)
