@@ -17,6 +17,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -269,7 +270,8 @@ def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = json.loads(df.drop(columns=["cached"], errors="ignore").to_json(orient="records"))
+    records = [{k: _jsonable(v) for k, v in r.items()}
+               for r in df.drop(columns=["cached"], errors="ignore").to_dict(orient="records")]
     doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "harness_version": __version__,
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "settings": settings,
            "rows": records}
@@ -283,6 +285,19 @@ def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any
     flat.to_csv(paths["csv"], index=False)
     flat.to_parquet(paths["parquet"], index=False)
     return paths
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON values; NaN becomes null, infinities the strings "inf"/"-inf" (standard JSON has neither)."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
 
 
 def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -301,7 +316,10 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if doc.get("schema_version") != SCHEMA_VERSION:
         raise EvaluationError(f"{p}: results schema version {doc.get('schema_version')} is not supported "
                               f"(expects {SCHEMA_VERSION}); re-run `mushra evaluate` with this version")
-    return _frame(doc.get("rows", [])), doc
+    df = _frame(doc.get("rows", []))
+    for col in ("value", "kbps", "measured_kbps"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df, doc
 
 
 def evaluate(*, items: str | Path | None = None, study: str | Path | None = None, codecs=(), kbps=(),

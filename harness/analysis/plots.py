@@ -47,7 +47,8 @@ def curve_figure(curves: pd.DataFrame, *, ylabel: str, title: str, hlines: pd.Da
             if d["low"].notna().any():
                 ax.fill_between(d["x"], d["low"], d["high"], color=col, alpha=0.18, lw=0)
         if hlines is not None and len(hlines):
-            for j, h in enumerate(hlines[hlines["category"] == cat].itertuples()):
+            lines = hlines[(hlines["category"] == cat) & np.isfinite(hlines["mean"].astype(float))]
+            for j, h in enumerate(lines.itertuples()):  # an infinite value (identical signals) has no line
                 ax.axhline(h.mean, color="0.35", ls=("--", ":", "-.")[j % 3], lw=1.1)
                 ax.annotate(h.label, xy=(0.99, h.mean), xycoords=("axes fraction", "data"), ha="right",
                             va="bottom", fontsize=8, color="0.25")
