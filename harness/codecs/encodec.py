@@ -133,9 +133,13 @@ class _EncodecBase(Codec):
         self.bandwidth = next(b for b in cfg.target_bandwidths if abs(b - self.kbps) < 1e-6)
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, **options: Any) -> tuple[bool, str]:
+        """Without options: whether trained weights are at the default locations. With a condition's options
+        (``weights=``, ``random_weights=``): whether that configuration can run."""
+        if _truthy(options.get("random_weights", False)):
+            return True, f"random weights (seed {int(options.get('seed', 0))}): same compute, untrained"
         try:
-            source, _ = find_encodec_weights(cls.name, None)
+            source, _ = find_encodec_weights(cls.name, options.get("weights"))
         except CodecUnavailable as exc:
             return False, str(exc)
         return True, f"weights: {source}"

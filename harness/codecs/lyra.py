@@ -108,9 +108,10 @@ class Lyra(Codec):
         self._m = _models(self.model_dir, self.num_threads)
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, **options: Any) -> tuple[bool, str]:
+        """Whether the model files are found (at ``model_dir=`` if given, else the default locations) and intact."""
         try:
-            folder = find_lyra_dir(None)
+            folder = find_lyra_dir(options.get("model_dir"))
         except CodecUnavailable as exc:
             return False, str(exc)
         return True, f"models in {folder}"

@@ -113,3 +113,10 @@ def test_loads_a_local_save_pretrained_folder(tmp_path, monkeypatch):
     # weights of the wrong model are refused
     with pytest.raises(CodecError, match="not encodec_48khz"):
         Encodec48(kbps=6, weights=str(folder))
+
+
+def test_availability_with_condition_options():
+    assert Encodec24.availability(random_weights=True) == (
+        True, "random weights (seed 0): same compute, untrained")
+    ok, reason = Encodec48.availability(weights="/no/such/folder")
+    assert not ok and "/no/such/folder" in reason

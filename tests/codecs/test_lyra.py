@@ -125,3 +125,10 @@ def test_availability_and_env(lyra_dir, tmp_path, monkeypatch):
     codec = create_codec("lyra", kbps=6)
     assert codec.model_dir == lyra_dir
     assert "ai-edge-litert" in codec.versions() and codec.settings()["packet_bytes"] == 15
+
+
+def test_availability_with_model_dir_option(lyra_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSHRA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MUSHRA_LYRA_DIR", raising=False)
+    assert Lyra.availability(model_dir=str(lyra_dir)) == (True, f"models in {lyra_dir}")
+    assert not Lyra.availability(model_dir=str(tmp_path))[0]
