@@ -6,8 +6,8 @@ overhead included), then runs the ``decode`` template and reads the decoded audi
 
 Template placeholders (Python ``str.format`` fields; paths are shell-quoted where ``shell = true``):
 
-* ``{input}`` / ``{output}``: input and output file of that step (encode: WAV -> payload file;
-  decode: payload file -> WAV),
+* ``{input}`` / ``{output}`` (or ``{in}`` / ``{out}``): input and output file of that step (encode: WAV ->
+  payload file; decode: payload file -> WAV),
 * ``{kbps}`` (e.g. ``12`` or ``1.5``), ``{bps}`` (integer bits/s), ``{sample_rate}`` (Hz), ``{channels}``.
 
 Options: ``encode``, ``decode`` (templates, required), ``sample_rate`` (48000), ``channels`` (1), ``bitrates``
@@ -117,7 +117,7 @@ class CommandCodec(Codec):
 
     def _render(self, template: str, inp: str, out: str) -> list[str] | str:
         q = shlex.quote if self.shell else (lambda s: s)
-        fields = {"input": q(inp), "output": q(out), "kbps": _fmt_kbps(self.kbps), "bps": str(round(self.kbps * 1000)),
+        fields = {"input": q(inp), "output": q(out), "in": q(inp), "out": q(out), "kbps": _fmt_kbps(self.kbps), "bps": str(round(self.kbps * 1000)),
                   "sample_rate": str(self.sample_rate), "channels": str(self.channels)}
         if self.shell:
             return template.format(**fields)

@@ -28,6 +28,8 @@ def test_copy_codec_is_lossless_and_sized_by_file():
     assert r.measured_kbps == pytest.approx((44 + 32000) * 8 / 1000)
     np.testing.assert_allclose(r.audio, x, atol=1 / 32768)
     assert codec.settings()["encode"] == COPY["encode"]
+    short = create_codec("command", kbps=256, sample_rate=16000, encode="cp {in} {out}", decode="cp {in} {out}")
+    np.testing.assert_array_equal(transcode(short, x, 16000).audio, r.audio)
 
 
 @pytest.mark.skipif(shutil.which("opusenc") is None, reason="Debian opus-tools not installed")
