@@ -98,10 +98,11 @@ def test_peak_guard_lowers_the_whole_item_equally(tmp_path):
     (np.full((48000, 1), np.nan, np.float32), "NaN"),
     (np.zeros((48000, 1), np.float32), "silent"),
     (tone(seconds=0.3), "too short|at least 1 s|shorter than"),
-    (np.repeat(tone(seconds=2.0), 3, axis=1), "3 channels"),
+    (np.repeat(tone(seconds=2.0), 3, axis=1), "has 3 channels but the study uses 2"),
 ])
 def test_bad_audio_fails_with_a_clear_error(tmp_path, audio, message):
-    study = write_study(tmp_path, '[[items]]\nid = "x"\nfile = "x.wav"\n' + OPUS, items={})
+    head = 'schema_version = 1\nchannels = 2\nexcerpt_seconds = 1.5\n'
+    study = write_study(tmp_path, '[[items]]\nid = "x"\nfile = "x.wav"\n' + OPUS, items={}, header=head)
     sf.write(str(tmp_path / "x.wav"), audio, 48000, subtype="FLOAT")
     with pytest.raises(AudioError, match=message):
         prepare(study, tmp_path / "out", jobs=1, progress=False)
