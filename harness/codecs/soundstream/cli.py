@@ -21,13 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: GPU if present")
     t.add_argument("--config", choices=("tiny", "small", "paper"), default="small",
-                   help="model size: small (C=8, D=64; default), paper (C=32, D=512), tiny (tests)")
+                   help="model size: small (C=4, D=64; default), paper (C=32, D=512), tiny (tests)")
     t.add_argument("--denoise", action="store_true", help="joint denoising: FiLM conditioning + noise mixing")
     t.add_argument("--batch-size", type=int, default=6, help="excerpts per step (default 6)")
     t.add_argument("--segment", type=float, default=1.0, help="excerpt length in seconds (default 1.0)")
     t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate, generator and discriminators")
     t.add_argument("--warmup-steps", type=int, default=0,
                    help="reconstruction-only steps before the discriminators start (default 0)")
+    t.add_argument("--wave-loss", type=float, default=0.0,
+                   help="weight of an extra L1 waveform loss (not in the paper; default 0 = paper recipe)")
     t.add_argument("--ckpt-every", type=int, default=100, help="checkpoint interval in steps (default 100)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
@@ -45,13 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
+    from harness.codecs.soundstream.losses import LossWeights
     from harness.codecs.soundstream.train import TrainConfig, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, segment_s=args.segment, lr_g=args.lr,
                        lr_d=args.lr, warmup_steps=args.warmup_steps, ckpt_every=args.ckpt_every, seed=args.seed,
-                       denoise=args.denoise)
+                       denoise=args.denoise, weights=LossWeights(wave=args.wave_loss))
     out = train(data=args.data, run_dir=args.out, tcfg=tcfg, mcfg=args.config, resume=args.resume,
                 device=args.device)
     print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "last": out["last"]}))

@@ -27,7 +27,8 @@ LAMBDA_REC = 1.0
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0, fmax: float | None = None
                    ) -> np.ndarray:
-    """Triangular mel filters (HTK mel scale, Slaney-style area normalisation), shape (n_mels, n_fft//2+1)."""
+    """Triangular mel filters (HTK mel scale, peak 1, so mel values stay in STFT-magnitude units),
+    shape (n_mels, n_fft//2+1)."""
     fmax = fmax or sample_rate / 2
 
     def hz_to_mel(f):
@@ -43,7 +44,7 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0,
         lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
         up = (freqs - lo) / max(c - lo, 1e-9)
         down = (hi - freqs) / max(hi - c, 1e-9)
-        fb[i] = np.maximum(0.0, np.minimum(up, down)) * (2.0 / max(hi - lo, 1e-9))
+        fb[i] = np.maximum(0.0, np.minimum(up, down))
     return fb.astype(np.float32)
 
 
@@ -102,3 +103,4 @@ class LossWeights:
     feat: float = LAMBDA_FEAT
     rec: float = LAMBDA_REC
     commit: float = 1.0
+    wave: float = 0.0  # optional L1 waveform term (not in the paper; EnCodec uses one); 0 = paper recipe

@@ -55,8 +55,15 @@ class EMAVectorQuantizer(nn.Module):
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the nearest codebook entry for each row of ``x`` (N, D) (squared Euclidean distance)."""
-        dist = x.pow(2).sum(1, keepdim=True) - 2 * x @ self.embed.t() + self.embed.pow(2).sum(1)[None, :]
-        return dist.argmin(dim=1)
+        if self.training:
+            norms = self.embed.pow(2).sum(1)
+        else:  # cached between calls while the codebook is unchanged (streaming calls this per frame)
+            key = (self.embed.data_ptr(), self.embed._version)
+            if getattr(self, "_norm_key", None) != key:
+                self._norms, self._norm_key = self.embed.pow(2).sum(1), key
+            norms = self._norms
+        # ||x||^2 is the same for every entry, so it does not change the argmin
+        return torch.addmm(norms[None, :], x, self.embed.t(), alpha=-2.0).argmin(dim=1)
 
     @torch.no_grad()
     def init_kmeans(self, x: torch.Tensor) -> None:

@@ -145,6 +145,10 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
             rec = mel_loss(y, y_hat)
             losses = {"rec": float(rec), "commit": float(commit), "n_q": n_q}
             g_loss = w.rec * rec + w.commit * commit
+            if w.wave:
+                wave = (y - y_hat).abs().mean()
+                g_loss = g_loss + w.wave * wave
+                losses["wave"] = float(wave)
             if step >= tcfg.warmup_steps:
                 d_loss = discriminator_hinge(disc(y), disc(y_hat.detach()))
                 opt_d.zero_grad(set_to_none=True)

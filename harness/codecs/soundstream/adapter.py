@@ -1,0 +1,123 @@
+"""The ``soundstream`` codec adapter: our SoundStream model behind the harness :class:`Codec` interface.
+
+24 kHz mono. A bitrate is a number of quantizers: kbps = n_q x 10 bits x 75 frames/s / 1000 = 0.75 x n_q, for
+n_q in 1..24 (0.75-18 kbps; the paper's points are 1.5-18 kbps, n_q = 2..24). The payload is the codes, frame
+after frame, n_q 10-bit codebook indices per frame, packed MSB first with
+:func:`harness.codecs.packing.pack_codes` and no header, so the measured bitrate equals the nominal one (up to
+the zero-padding of the last frame and byte). Output is time-aligned with the input (``delay_samples`` = 0): the
+model is causal with one frame (320 samples, 13.3 ms) of algorithmic latency, all of it buffering inside a frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.codecs import register
+from harness.codecs.base import BitrateSpec, Codec, CodecError, CodecUnavailable
+from harness.codecs.packing import pack_codes, unpack_codes
+
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "soundstream_small.pt"
+KBPS_PER_QUANTIZER = 0.75
+MAX_QUANTIZERS = 24
+
+_CACHE: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
+_LOCK = threading.Lock()
+
+
+def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The generator in ``path``, loaded once per process (keyed by path and modification time)."""
+    p = Path(path).expanduser().resolve()
+    if not p.is_file():
+        raise CodecUnavailable(
+            f"SoundStream checkpoint {p} not found. Pass checkpoint=PATH (a file from `mushra soundstream "
+            "export`), or reinstall mushra-harness to restore the shipped one."
+        )
+    key = (str(p), p.stat().st_mtime_ns)
+    with _LOCK:
+        if key not in _CACHE:
+            from harness.codecs.soundstream.checkpoint import file_sha256, load_generator
+
+            model, meta = load_generator(p)
+            meta["sha256"] = file_sha256(p)
+            _CACHE[key] = (model, meta)
+        return _CACHE[key]
+
+
+@register
+class SoundStreamCodec(Codec):
+    name = "soundstream"
+    description = "our SoundStream (arXiv 2107.03312), small model trained in this project; 24 kHz mono"
+    sample_rates = (24000,)
+    channel_options = (1,)
+    bitrates = BitrateSpec(points=tuple(round(KBPS_PER_QUANTIZER * n, 2) for n in range(1, MAX_QUANTIZERS + 1)))
+
+    def __init__(self, *, kbps: float, checkpoint: str | Path | None = None, denoise: bool = False,
+                 **options: Any) -> None:
+        if options:
+            raise CodecError(f"soundstream: unknown option(s) {', '.join(sorted(options))}; "
+                             "it takes checkpoint=PATH and denoise=true/false")
+        super().__init__(kbps=kbps)
+        self.n_q = int(round(self.kbps / KBPS_PER_QUANTIZER))
+        self.checkpoint = Path(checkpoint).expanduser() if checkpoint else SHIPPED_CHECKPOINT
+        if not isinstance(denoise, bool):
+            raise CodecError(f"soundstream: denoise must be true or false, got {denoise!r}")
+        self.denoise = denoise
+        self.model, self.meta = load_model(self.checkpoint)
+        cfg = self.model.cfg
+        if self.n_q > cfg.n_q:
+            raise CodecError(f"soundstream: the checkpoint has {cfg.n_q} quantizers ({cfg.kbps(cfg.n_q):g} kbps "
+                             f"max); {self.kbps:g} kbps needs {self.n_q}")
+        if denoise and not cfg.film:
+            raise CodecError("soundstream: denoise=true needs a checkpoint trained with --denoise (FiLM); "
+                             "this one has no FiLM conditioning")
+        self.bits = cfg.bits_per_code
+        self.options = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": denoise}
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            return False, "PyTorch is not installed (pip install torch==2.13.0)"
+        if not SHIPPED_CHECKPOINT.is_file():
+            return True, f"shipped checkpoint missing ({SHIPPED_CHECKPOINT}); pass checkpoint=PATH"
+        return True, "ok"
+
+    @property
+    def delay_samples(self) -> int:
+        return 0
+
+    def settings(self) -> dict[str, Any]:
+        return {**self.options, "n_q": self.n_q, "frame_samples": self.model.cfg.hop}
+
+    def versions(self) -> dict[str, str]:
+        import torch
+
+        return {"torch": torch.__version__, "checkpoint_sha256": self.meta["sha256"],
+                "checkpoint_step": str(self.meta["step"])}
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        import torch
+
+        if audio.ndim != 2 or audio.shape[1] != 1:
+            raise CodecError(f"soundstream codes mono (frames, 1) audio, got shape {audio.shape}")
+        wav = torch.from_numpy(np.ascontiguousarray(audio[:, 0], dtype=np.float32))[None, None]
+        with torch.inference_mode():
+            codes = self.model.encode(wav, self.n_q, self.denoise)  # (1, n_q, frames)
+        return pack_codes(codes[0].T.numpy(), self.bits)  # frame-major: all codes of frame 0 first
+
+    def decode(self, payload: bytes) -> np.ndarray:
+        import torch
+
+        per_frame = self.n_q * self.bits
+        frames = (8 * len(payload)) // per_frame
+        if frames == 0:
+            raise CodecError(f"soundstream payload of {len(payload)} bytes holds no whole {per_frame}-bit frame")
+        codes = unpack_codes(payload, self.bits, frames * self.n_q).reshape(frames, self.n_q)
+        with torch.inference_mode():
+            y = self.model.decode(torch.from_numpy(codes.T.copy())[None], self.denoise)
+        return y[0, 0].numpy().astype(np.float32)[:, None]
