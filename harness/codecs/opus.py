@@ -40,8 +40,10 @@ _GET_LOOKAHEAD, _RESET_STATE = 4027, 4028
 def _lib() -> ctypes.CDLL:
     """The libopus shared library with the prototypes we call (raises CodecUnavailable if missing)."""
     try:
-        import opuslib.api  # noqa: F401  (locates and loads libopus; raises a bare Exception if absent)
-        lib = opuslib.api.libopus
+        import opuslib.api  # noqa: F401  (locates libopus; raises a bare Exception if absent)
+
+        # a private handle: setting prototypes on opuslib's own function objects would break opuslib's classes
+        lib = ctypes.CDLL(opuslib.api.lib_location)
     except Exception as exc:  # opuslib raises Exception('Could not find Opus library...')
         raise CodecUnavailable("libopus not found: apt-get install libopus0 (and pip install opuslib)") from exc
     vp = ctypes.c_void_p

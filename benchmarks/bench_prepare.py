@@ -1,0 +1,72 @@
+"""``prepare`` speed: --jobs 1 vs --jobs 2 on generated items (speed-up ratio, required >= 1.7x), then an
+unchanged re-run (required < 2 s). Everything is timed in this run on the same generated study.
+
+Usage: python benchmarks/bench_prepare.py [--items 6] [--seconds 8] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.audio import write_audio  # noqa: E402
+from harness.prepare import prepare  # noqa: E402
+from harness.signals import music_like, speech_like  # noqa: E402
+
+CONDITIONS = [(6, True), (9, False), (12, False), (18, True), (24, True)]  # (kbps, vbr)
+
+
+def make_study(folder: Path, n_items: int, seconds: float) -> Path:
+    body = ["schema_version = 1", 'name = "bench"', "sample_rate = 48000", "channels = 1",
+            f"excerpt_seconds = {seconds}", ""]
+    for i in range(n_items):
+        x = speech_like(seconds=seconds, seed=i) if i % 2 == 0 else music_like(seconds=seconds, seed=i)
+        write_audio(folder / f"item{i}.wav", x, 48000)
+        body += ["[[items]]", f'id = "item{i}"', f'file = "item{i}.wav"', ""]
+    for kbps, vbr in CONDITIONS:
+        body += ["[[conditions]]", 'codec = "opus"', f"kbps = {kbps}", f"options = {{ vbr = {str(vbr).lower()} }}", ""]
+    (folder / "study.toml").write_text("\n".join(body))
+    return folder / "study.toml"
+
+
+def timed(study: Path, out: Path, jobs: int):
+    t = time.perf_counter()
+    res = prepare(study, out, jobs=jobs, progress=False)
+    return time.perf_counter() - t, res.stats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--workdir", type=Path, default=None)
+    a = ap.parse_args()
+    warnings.simplefilter("ignore")
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="bench-prepare-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        study = make_study(work, a.items, a.seconds)
+        n = a.items * (len(CONDITIONS) + 2)
+        print(f"{a.items} items x {a.seconds:g} s, {len(CONDITIONS)} Opus conditions + 2 anchors = {n} renders")
+        t1, s1 = timed(study, work / "out1", 1)
+        t2, s2 = timed(study, work / "out2", 2)
+        assert s1.codec_runs == s2.codec_runs == n, (s1, s2)
+        t3, s3 = timed(study, work / "out2", 2)
+        print(f"jobs=1: {t1:.2f} s   jobs=2: {t2:.2f} s   speed-up {t1 / t2:.2f}x (required >= 1.7x): "
+              f"{'PASS' if t1 / t2 >= 1.7 else 'FAIL'}")
+        print(f"unchanged re-run: {t3:.3f} s, {s3.codec_runs} renders, {s3.cache_hits} cache hits (required < 2 s): "
+              f"{'PASS' if t3 < 2 and s3.codec_runs == 0 else 'FAIL'}")
+    finally:
+        if a.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
