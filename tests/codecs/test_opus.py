@@ -87,3 +87,12 @@ def test_truncated_payload_is_an_error():
     p = c.encode(speechlike(seconds=0.5))
     with pytest.raises(CodecError, match="truncated"):
         c.decode(p[:-5])
+
+
+def test_plain_opuslib_still_works_after_the_adapter_ran():
+    import opuslib
+
+    create_codec("opus", kbps=12).encode(speechlike(seconds=0.1))  # sets prototypes on our private handle only
+    enc, dec = opuslib.Encoder(48000, 1, "audio"), opuslib.Decoder(48000, 1)
+    pcm = (speechlike(seconds=0.02)[:, 0] * 32767).astype("<i2").tobytes()
+    assert len(dec.decode(enc.encode(pcm, 960), 960)) == 960 * 2
