@@ -49,16 +49,16 @@ def compare(baseline: pd.DataFrame, current: pd.DataFrame, tolerances: dict[str,
     tol = tolerances or dict(DEFAULT_TOLERANCE)
     b = baseline[KEY + ["codec", "kbps", "value"]].rename(columns={"value": "baseline"})
     c = current[KEY + ["value"]].rename(columns={"value": "current"})
-    m = b.merge(c, on=KEY, how="outer", indicator=True)
+    m = b.merge(c, on=KEY, how="outer", indicator="presence")
     m["delta"] = m["current"] - m["baseline"]
     sign = m["metric"].map(lambda x: 1.0 if HIGHER_IS_BETTER.get(x, True) else -1.0)
     m["change"] = m["delta"] * sign
     m["tolerance"] = m["metric"].map(lambda x: tol.get(x, 0.0))
     status = []
     for r in m.itertuples():
-        if r._asdict()["_merge"] == "left_only":
+        if r.presence == "left_only":
             status.append("missing")
-        elif r._asdict()["_merge"] == "right_only":
+        elif r.presence == "right_only":
             status.append("new")
         elif r.baseline == r.current:
             status.append("same")
@@ -71,7 +71,7 @@ def compare(baseline: pd.DataFrame, current: pd.DataFrame, tolerances: dict[str,
         else:
             status.append("within tolerance")
     m["status"] = status
-    return m.drop(columns="_merge").sort_values(KEY).reset_index(drop=True)
+    return m.drop(columns="presence").sort_values(KEY).reset_index(drop=True)
 
 
 def regress_files(baseline: str | Path, current: str | Path, tolerances: dict[str, float] | None = None
