@@ -37,6 +37,17 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def save_generator(model: SoundStream, out: str | Path, *, step: int = 0, half: bool = True,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``model``'s generator weights + config in the export format (e.g. a random-weight test model)."""
+    weights = {k: (v.half() if (half and v.is_floating_point()) else v) for k, v in model.state_dict().items()
+               if k.rsplit(".", 1)[-1] not in _TRAIN_ONLY_BUFFERS}
+    meta = {"format": GENERATOR_FORMAT, "config": model.cfg.to_dict(), "step": step,
+            "dtype": "float16" if half else "float32", "state_dict": weights, **(extra or {})}
+    atomic_save(meta, out)
+    return meta
+
+
 def export_generator(train_ckpt: str | Path, out: str | Path, *, half: bool = True) -> dict[str, Any]:
     """Write the generator weights + config (fp16 floats if ``half``) from a training checkpoint to ``out``."""
     st = load_train_state(train_ckpt)

@@ -23,13 +23,22 @@ if TYPE_CHECKING:
 
 
 def kmeans(samples: torch.Tensor, k: int, iters: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Lloyd's k-means on ``samples`` (N, D); centroids start from random samples (with replacement if N < k)."""
+    """Lloyd's k-means on ``samples`` (N, D). Seeding: k-means++ (Arthur & Vassilvitskii 2007) when N > k;
+    with N <= k every sample becomes a centroid and the rest are random samples (duplicates)."""
     n = samples.shape[0]
-    if n >= k:
-        idx = torch.randperm(n, generator=generator, device="cpu")[:k]
+    if n <= k:
+        extra = torch.randint(0, n, (k - n,), generator=generator, device="cpu")
+        idx = torch.cat([torch.arange(n), extra])
+        centroids = samples[idx.to(samples.device)].clone()
     else:
-        idx = torch.randint(0, n, (k,), generator=generator, device="cpu")
-    centroids = samples[idx.to(samples.device)].clone()
+        first = int(torch.randint(0, n, (1,), generator=generator))
+        centroids = samples.new_empty(k, samples.shape[1])
+        centroids[0] = samples[first]
+        d2 = (samples - centroids[0]).pow(2).sum(1)
+        for i in range(1, k):
+            pick = int(torch.multinomial(d2.cpu() + 1e-12, 1, generator=generator))
+            centroids[i] = samples[pick]
+            d2 = torch.minimum(d2, (samples - centroids[i]).pow(2).sum(1))
     for _ in range(iters):
         assign = torch.cdist(samples, centroids).argmin(dim=1)
         counts = torch.bincount(assign, minlength=k).to(samples.dtype)

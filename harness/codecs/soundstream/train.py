@@ -143,12 +143,12 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
             x, y, flags = (torch.from_numpy(a).to(dev) for a in (xb, yb, fb))
             y_hat, commit, n_q = gen(x, denoise=flags)
             rec = mel_loss(y, y_hat)
-            losses = {"rec": float(rec), "commit": float(commit), "n_q": n_q}
+            losses = {"rec": float(rec.detach()), "commit": float(commit.detach()), "n_q": n_q}
             g_loss = w.rec * rec + w.commit * commit
             if w.wave:
                 wave = (y - y_hat).abs().mean()
                 g_loss = g_loss + w.wave * wave
-                losses["wave"] = float(wave)
+                losses["wave"] = float(wave.detach())
             if step >= tcfg.warmup_steps:
                 d_loss = discriminator_hinge(disc(y), disc(y_hat.detach()))
                 opt_d.zero_grad(set_to_none=True)
@@ -159,7 +159,7 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
                 fake = disc(y_hat)
                 adv, feat = generator_hinge(fake), feature_matching(real, fake)
                 g_loss = g_loss + w.adv * adv + w.feat * feat
-                losses.update(d=float(d_loss), adv=float(adv), feat=float(feat))
+                losses.update(d=float(d_loss.detach()), adv=float(adv.detach()), feat=float(feat.detach()))
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()

@@ -1,0 +1,90 @@
+"""Training: the reconstruction loss falls on generated audio (seeded), the adversarial path runs, a resumed
+run continues from the saved step and ends where an uninterrupted run ends, export writes a loadable generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from harness.codecs.soundstream.checkpoint import export_generator, load_generator, load_train_state
+from harness.codecs.soundstream.train import TrainConfig, TrainError, train
+from tests.conftest import speechlike, tone
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    sf.write(str(d / "speech.wav"), speechlike(sr=24000, seconds=2.0, seed=1), 24000)
+    sf.write(str(d / "tone.wav"), tone(330, sr=16000, seconds=1.5), 16000)  # another rate: resampled
+    return d
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(steps=4, batch_size=2, segment_s=0.2, lr_g=1e-3, lr_d=1e-3, ckpt_every=2, log_every=1, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_reconstruction_loss_decreases(data_dir, tmp_path):
+    torch.set_num_threads(1)
+    losses: list[float] = []
+    train(data=[data_dir], run_dir=tmp_path / "run", tcfg=_cfg(steps=40, warmup_steps=40, ckpt_every=100),
+          mcfg="tiny", device="cpu", progress=False, on_step=lambda s, l: losses.append(l["rec"]))
+    assert len(losses) == 40
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert last < 0.8 * first, (first, last)
+
+
+def test_adversarial_steps_and_resume_match_an_uninterrupted_run(data_dir, tmp_path):
+    torch.set_num_threads(1)
+    a, b = tmp_path / "a", tmp_path / "b"
+    cfg = _cfg(steps=4, warmup_steps=2)
+    train(data=[data_dir], run_dir=a, tcfg=cfg, mcfg="tiny", device="cpu", progress=False)
+    assert load_train_state(a / "checkpoint.pt")["step"] == 4
+    assert (a / "checkpoint-warmup.pt").exists()
+    assert "d" in _log(a)[-1] and "d" not in _log(a)[0]  # discriminators start after the warm-up
+    with pytest.raises(TrainError):
+        train(data=[data_dir], run_dir=a, tcfg=cfg, mcfg="tiny", device="cpu", progress=False)
+    out = train(data=[data_dir], run_dir=a, tcfg=_cfg(steps=6, warmup_steps=2), mcfg="tiny", device="cpu",
+                resume=True, progress=False)
+    assert out["step"] == 6
+    assert [r["step"] for r in _log(a)] == [1, 2, 3, 4, 5, 6]
+    train(data=[data_dir], run_dir=b, tcfg=_cfg(steps=6, warmup_steps=2), mcfg="tiny", device="cpu",
+          progress=False)
+    ga, gb = (load_train_state(r / "checkpoint.pt")["generator"] for r in (a, b))
+    for k in ga:
+        assert torch.allclose(ga[k].float(), gb[k].float(), atol=1e-5), k
+    assert [r["rec"] for r in _log(a)] == pytest.approx([r["rec"] for r in _log(b)], rel=1e-4)
+
+
+def test_export_is_small_and_loads(data_dir, tmp_path):
+    run = tmp_path / "run"
+    train(data=[data_dir], run_dir=run, tcfg=_cfg(steps=2, warmup_steps=2), mcfg="tiny", device="cpu",
+          progress=False)
+    out = tmp_path / "g.pt"
+    export_generator(run / "checkpoint.pt", out)
+    assert out.stat().st_size < (run / "checkpoint.pt").stat().st_size / 2
+    model, meta = load_generator(out)
+    assert meta["step"] == 2 and not model.training
+    assert model.decode(model.encode(torch.zeros(1, 1, 640), 2)).shape == (1, 1, 640)
+
+
+def test_resume_without_checkpoint_and_bad_data_are_clear_errors(tmp_path):
+    from harness.errors import HarnessError
+
+    with pytest.raises(TrainError, match="--resume"):
+        train(data=[tmp_path], run_dir=tmp_path / "r", tcfg=_cfg(), mcfg="tiny", resume=True, progress=False)
+    with pytest.raises(HarnessError, match="no audio files"):
+        train(data=[tmp_path], run_dir=tmp_path / "r", tcfg=_cfg(), mcfg="tiny", progress=False)
