@@ -79,7 +79,6 @@ def item_records(study, specs: list[dict], results: dict[str, dict], out: Path
         else:
             conditions.append(ConditionRecord(id=s["id"], kind="codec", codec=s["codec"], kbps=s["kbps"],
                                               label=f"{s['codec']} {s['kbps']:g} kbps"))
-    by_id = {s["id"]: s for s in specs}
     stimuli = []
     for i in study.items:
         for s in specs:

@@ -22,20 +22,18 @@ from typing import Any, Mapping
 
 from harness.errors import StudyError
 from harness.study_rules import (
-    ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater, fmt_kbps,
+    ID_PATTERN, ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater,
 )
+from harness.study_conditions import ConditionSpec, parse_conditions
 from harness.tomlpos import KeyLines
 
 __all__ = ["Study", "ItemSpec", "ConditionSpec", "RaterSettings", "load_study", "file_sha256", "SCHEMA_VERSION",
            "ANCHORS", "CATEGORIES", "MAX_SIGNALS_PER_TRIAL"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 TOP_KEYS = ("schema_version", "name", "sample_rate", "channels", "loudness_lufs", "peak_ceiling_dbfs",
             "excerpt_seconds", "fade_ms", "anchors", "items", "items_dir", "conditions", "ladder", "rater")
 ITEM_KEYS = ("id", "file", "start", "duration", "category")
-CONDITION_KEYS = ("id", "codec", "kbps", "options")
-LADDER_KEYS = ("codecs", "kbps", "skip_unsupported", "options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +43,6 @@ class ItemSpec:
     category: str = "other"
     start: float = 0.0  # seconds into the file
     duration: float | None = None  # seconds; None: the study's excerpt_seconds (or to the end of a shorter file)
-
-
-@dataclasses.dataclass(frozen=True)
-class ConditionSpec:
-    id: str
-    codec: str
-    kbps: float
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    line: int = dataclasses.field(default=0, compare=False)  # where it is defined in the study file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +194,7 @@ def load_study(path: str | Path) -> Study:
     if len(set(anchors)) != len(anchors):
         raise ctx.error(("anchors",), "anchors are listed twice")
     items = _items(doc, ctx, p.parent)
-    conditions, skipped = _conditions(doc, ctx, anchors)
+    conditions, skipped = parse_conditions(doc, ctx)
     rater = check_rater(ctx, doc.get("rater", {}), n_items=len(items))
     total = 1 + len(anchors) + len(conditions)
     if total > rater.max_signals_per_trial:
@@ -247,7 +236,7 @@ def _items(doc: dict, ctx: _Ctx, base: Path) -> list[ItemSpec]:
                 raise ctx.error(path + ("file",), f"audio file '{file}' not found (resolved to {f}); paths are "
                                                   "relative to the study file")
             iid = ctx.get(it, "id", "str", path, re.sub(r"[^A-Za-z0-9._+-]", "_", f.stem))
-            if not _ID.match(iid):
+            if not ID_PATTERN.match(iid):
                 raise ctx.error(path + ("id",), f"item id {iid!r} may use only letters, digits and . _ + -")
             cat = ctx.get(it, "category", "str", path, "other")
             if cat not in CATEGORIES:
@@ -268,76 +257,3 @@ def _items(doc: dict, ctx: _Ctx, base: Path) -> list[ItemSpec]:
                             f"item id '{it.id}' is used twice ({seen[it.id]} and {it.file}); ids must be unique")
         seen[it.id] = it.file
     return items
-
-
-def _codec_class(ctx: _Ctx, name: str, path: tuple):
-    from harness.codecs import UnknownCodec, get_codec_class
-
-    try:
-        return get_codec_class(name)
-    except UnknownCodec as exc:
-        raise ctx.error(path, str(exc)) from None
-
-
-def _conditions(doc: dict, ctx: _Ctx, anchors: list[str]) -> tuple[list[ConditionSpec], list[dict]]:
-    from harness.codecs import UnsupportedBitrate
-
-    conds: list[ConditionSpec] = []
-    skipped: list[dict] = []
-    for i, c in enumerate(ctx.get(doc, "conditions", "list", (), [])):
-        path = ("conditions", i)
-        if not isinstance(c, dict):
-            raise ctx.error(("conditions",), "conditions must be written as [[conditions]] tables")
-        ctx.unknown_keys(c, CONDITION_KEYS, path, "[[conditions]]")
-        codec = ctx.get(c, "codec", "str", path, required=True)
-        kbps = ctx.get(c, "kbps", "number", path, required=True)
-        options = dict(ctx.get(c, "options", "table", path, {}))
-        cls = _codec_class(ctx, codec, path + ("codec",))
-        try:
-            cls.bitrates.check(codec, kbps)
-        except UnsupportedBitrate as exc:
-            raise ctx.error(path + ("kbps",), str(exc)) from None
-        if codec == "command":
-            for key in ("encode", "decode"):
-                if not isinstance(options.get(key), str) or not options[key].strip():
-                    raise ctx.error(path + ("options",), f"codec 'command' needs options.{key} = \"a command "
-                                                         "template\" (see docs/codecs.md)")
-        cid = ctx.get(c, "id", "str", path, f"{codec}_{fmt_kbps(kbps)}kbps")
-        conds.append(ConditionSpec(id=cid, codec=codec, kbps=kbps, options=options, line=ctx.keys.line(*path)))
-    if "ladder" in doc:
-        lad = ctx.get(doc, "ladder", "table", ())
-        ctx.unknown_keys(lad, LADDER_KEYS, ("ladder",), "[ladder]")
-        codecs = ctx.get(lad, "codecs", "list", ("ladder",), required=True)
-        rungs = ctx.get(lad, "kbps", "list", ("ladder",), required=True)
-        skip = ctx.get(lad, "skip_unsupported", "bool", ("ladder",), True)
-        opts = ctx.get(lad, "options", "table", ("ladder",), {})
-        if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0 for k in rungs):
-            raise ctx.error(("ladder", "kbps"), f"ladder kbps must be positive numbers, got {rungs!r}")
-        for codec in codecs:
-            if not isinstance(codec, str):
-                raise ctx.error(("ladder", "codecs"), f"ladder codecs must be names, got {codec!r}")
-            cls = _codec_class(ctx, codec, ("ladder", "codecs"))
-            for k in rungs:
-                if cls.bitrates.supports(float(k)):
-                    conds.append(ConditionSpec(id=f"{codec}_{fmt_kbps(k)}kbps", codec=codec, kbps=float(k),
-                                               options=dict(opts.get(codec, {})), line=ctx.keys.line("ladder")))
-                elif skip:
-                    skipped.append({"codec": codec, "kbps": float(k), "nearest": cls.bitrates.nearest(float(k)),
-                                    "reason": f"{codec} supports {cls.bitrates.describe()}"})
-                else:
-                    try:
-                        cls.bitrates.check(codec, float(k))
-                    except UnsupportedBitrate as exc:
-                        raise ctx.error(("ladder", "kbps"), f"{exc} (or set skip_unsupported = true)") from None
-    if not conds:
-        raise ctx.error(("conditions",), "the study has no conditions; add [[conditions]] tables or a [ladder]")
-    seen: set[str] = set()
-    for i, c in enumerate(conds):
-        if not _ID.match(c.id) or c.id in ("reference", *ANCHORS):
-            raise ctx.error(("conditions", i, "id"), f"condition id {c.id!r} must use only letters, digits and "
-                                                     ". _ + -, and must not be 'reference', 'lp3.5' or 'lp7'")
-        if c.id in seen:
-            where = ("conditions", i, "id") if i < len(doc.get("conditions", [])) else ("ladder",)
-            raise ctx.error(where, f"condition id '{c.id}' appears twice; give each condition a unique id")
-        seen.add(c.id)
-    return conds, skipped

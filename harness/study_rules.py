@@ -8,6 +8,7 @@ EnCodec paper's crowd rule ("encodec": Defossez et al. 2022, arXiv 2210.13438).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Mapping
 
 SCHEMA_VERSION = 1
@@ -15,6 +16,7 @@ ANCHORS = ("lp3.5", "lp7")
 CATEGORIES = ("speech", "music", "mixed", "other")
 MAX_SIGNALS_PER_TRIAL = 12  # ITU-R BS.1534-3, section 5.1
 SCREENING_PRESETS = ("bs1534", "encodec")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # item and condition ids (used in file names)
 
 
 def fmt_kbps(kbps: float) -> str:

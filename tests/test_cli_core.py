@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 
 from harness.audio import estimate_lag, read_audio
