@@ -128,10 +128,14 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
                         fade_ms=study.fade_ms, resampler=RESAMPLER, harness=__version__)
         ref_keys[item.id] = key
         if force or not cache.has(key):
-            audio = reference_excerpt(file=item.file, item_id=item.id, start=item.start, duration=item.duration,
-                                      excerpt_seconds=study.excerpt_seconds, sample_rate=study.sample_rate,
-                                      channels=study.channels, fade_ms=study.fade_ms)
-            cache.put(key, {"item": item.id, "frames": int(audio.shape[0])}, audio)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                audio = reference_excerpt(file=item.file, item_id=item.id, start=item.start, duration=item.duration,
+                                          excerpt_seconds=study.excerpt_seconds, sample_rate=study.sample_rate,
+                                          channels=study.channels, fade_ms=study.fade_ms)
+            cache.put(key, {"item": item.id, "frames": int(audio.shape[0]),
+                            "warnings": [str(w.message) for w in caught]}, audio)
+        notes += cache.get(key, with_audio=False)[1].get("warnings", [])
 
     # (3) render conditions
     keys = {(i.id, s["id"]): (ref_keys[i.id] if s["kind"] == "reference" else

@@ -23,6 +23,7 @@ def test_prepare_on_shared_audio(shared, tmp_path):
     m, folder = load_manifest(tmp_path / "out")
     assert m.study_hash == res.manifest.study_hash and len(m.stimuli) == 3 * 5
     assert {i.id: i.category for i in m.items} == {k: v[1] for k, v in files.items()}
+    assert any("music_st" in w and "averaged to mono" in w for w in m.settings["warnings"])  # stereo source
     for item in m.items:
         assert item.duration_s == pytest.approx(2.5, abs=1e-3)
         ref, sr = read_audio(folder / item.reference)
