@@ -36,6 +36,8 @@
     }
   }
 
+  function crowdId(q) { return q.get('PROLIFIC_PID') || q.get('workerId') || q.get('participant_id') || ''; }
+
   function deviceInfo() {
     return { screen: [screen.width, screen.height], viewport: [innerWidth, innerHeight],
       dpr: devicePixelRatio, lang: navigator.language, platform: navigator.platform || '',
@@ -50,7 +52,7 @@
     if (q.get('participant_id')) body.participant_id = q.get('participant_id');
     const r = await call('POST', '/api/sessions', body);
     state.token = r.session;
-    try { localStorage.setItem(KEY, r.session); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(KEY, r.session); localStorage.setItem(KEY + '.pid', crowdId(q) || ''); } catch (e) { /* private mode */ }
     $('#resume-link').href = r.resume_url; $('#resume-link').textContent = r.resume_url;
     await advance();
   }
@@ -59,7 +61,9 @@
     status('');
     const step = await call('GET', '/api/sessions/' + state.token + '/next');
     state.step = step; state.pageStart = performance.now(); state.focusLosses = 0;
-    if (step.progress) $('#progress').textContent = step.progress.total ? `Trial ${Math.min(step.progress.done + 1, step.progress.total)} of ${step.progress.total}` : '';
+    const pr = step.progress;
+    $('#progress').textContent = step.kind === 'training' ? 'Training' : step.kind === 'headphone' ? 'Headphone check'
+      : (step.kind === 'mushra' && pr) ? `Trial ${pr.done + 1} of ${pr.total}` : '';
     if (step.kind === 'training' || step.kind === 'mushra') return window.MushraTrial.run(step, state);
     if (step.kind === 'headphone') return headphoneCheck(step);
     if (step.kind === 'questionnaire') return questionnaire(step);
@@ -171,11 +175,12 @@
   document.addEventListener('DOMContentLoaded', () => {
     const q = new URLSearchParams(location.search);
     let saved = q.get('resume');
-    if (!saved) { try { saved = localStorage.getItem(KEY); } catch (e) { saved = null; } }
-    const hasCrowd = CROWD.some((k) => q.get(k));
+    if (!saved) {  /* the session stored in this browser, if it belongs to the participant in the URL */
+      try { if ((localStorage.getItem(KEY + '.pid') || '') === crowdId(q)) saved = localStorage.getItem(KEY); } catch (e) { saved = null; }
+    }
     $('#consent-ok').onchange = () => { $('#start').disabled = !$('#consent-ok').checked; };
     $('#start').onclick = () => { $('#start').disabled = true; begin().catch((e) => { $('#start').disabled = false; fail(e); }); };
-    if (saved && !hasCrowd) {
+    if (saved) {
       state.token = saved;
       call('GET', '/api/sessions/' + saved).then(() => {
         $('#resume-link').href = location.origin + '/?resume=' + saved; $('#resume-link').textContent = $('#resume-link').href;

@@ -5,7 +5,8 @@
 (function () {
   'use strict';
   const FADE_S = 0.005;
-  const LOOKAHEAD_S = 0.02;
+  const LOOKAHEAD_S = 0.02;  // switches are scheduled this far ahead of currentTime
+  const START_LOOKAHEAD_S = 0.06;  // starting all sources: time for the message to reach the audio thread
   const MIN_LOOP_S = 0.5;
 
   function rampCurve(up) {
@@ -63,7 +64,7 @@
 
     _startAll(offset) {
       const [a, b] = this.loop;
-      const t0 = Math.max(this.ctx.currentTime + LOOKAHEAD_S, this.busyUntil);
+      const t0 = Math.max(this.ctx.currentTime + START_LOOKAHEAD_S, this.busyUntil);
       this.sources = this.buffers.map((buf, i) => {
         const s = this.ctx.createBufferSource();
         s.buffer = buf; s.loop = true; s.loopStart = a; s.loopEnd = b;

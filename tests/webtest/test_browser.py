@@ -1,0 +1,271 @@
+"""The real rater page in Debian chromium (Playwright, never `playwright install`): a full session with slider
+drags and switching, a sample-accurate check that switching keeps the playback position, and screenshots."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import select
+
+from harness.webtest import create_app
+from harness.webtest.models import Rating, Session, Trial
+from tests.webtest._study import build_study
+from tests.webtest.conftest import LiveServer, make_config
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--autoplay-policy=no-user-gesture-required"]
+SR = 16000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser"),
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (apt-get install chromium)")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    study = build_study(tmp_path / "study", sr=SR, seconds=2.0,
+                        rater={"trials_per_rater": 2, "training_items": 1})
+    app = create_app(make_config(study, f"sqlite:///{tmp_path / 'ratings.sqlite'}"))
+    # test-only route: an AudioWorklet tap served from 'self' (the page's CSP forbids eval, blob: and data:)
+    app.add_url_rule("/_test/tap.js", "test_tap", lambda: (TAP_WORKLET, 200, {"Content-Type": "text/javascript"}))
+    srv = LiveServer(app)
+    yield app, srv
+    srv.close()
+    app.extensions["mushra"]["db"].dispose()
+
+
+def _wait_trial(page, kind_title: str):
+    page.wait_for_selector("#trial:not([hidden])")
+    page.wait_for_selector(f"#trial-title:text-is('{kind_title}')")  # (wait_for_function would need eval: CSP)
+    page.wait_for_selector("#loading", state="hidden")
+
+
+def _wait_step_change(page, trial: int, timeout_s: float = 20.0) -> None:
+    """Poll until the page moved past ``trial`` (page.wait_for_function would need eval, which the CSP forbids)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while page.evaluate("window.mushra.step && window.mushra.step.trial") == trial:
+        assert time.monotonic() < deadline, f"the page did not move past trial {trial}"
+        page.wait_for_timeout(50)
+
+
+def _drag_slider(page, index: int, frac: float) -> None:
+    box = page.locator("#rows input.slider").nth(index).bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.3, y, steps=4)
+    page.mouse.move(box["x"] + box["width"] * frac, y, steps=4)
+    page.mouse.up()
+
+
+TAP_WORKLET = """
+class Tap extends AudioWorkletProcessor {
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (ch) this.port.postMessage([currentFrame, ch.slice()]);
+    return true;
+  }
+}
+registerProcessor('tap', Tap);
+"""
+
+# records the player's output on the audio thread, frame-exact (AudioWorklet currentFrame), around a switch
+CAPTURE_JS = """async ([firstKey, secondKey]) => {
+  const p = window.mushra.player, ctx = p.ctx;
+  await ctx.audioWorklet.addModule('/_test/tap.js');
+  const node = new AudioWorkletNode(ctx, 'tap'), quanta = [];
+  node.port.onmessage = (e) => quanta.push([e.data[0], Array.from(e.data[1])]);
+  p.output.connect(node); node.connect(ctx.destination);
+  const key = (k) => document.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));
+  key(firstKey);
+  await new Promise((r) => setTimeout(r, 600));
+  key(secondKey);
+  const switchEnd = p.busyUntil;
+  await new Promise((r) => setTimeout(r, 600));
+  p.output.disconnect(node); node.disconnect();
+  return {quanta, switchEnd, t0: p.t0, rate: ctx.sampleRate, state: ctx.state, active: p.active};
+}"""
+
+
+def _fetch(url: str) -> np.ndarray:
+    data = urllib.request.urlopen(url).read()
+    x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    assert sr == SR
+    return x[:, 0]
+
+
+def _check_switch_keeps_position(cap: dict, ref: np.ndarray, second: np.ndarray) -> None:
+    """The captured output must be the reference, then (after the 5 ms fade-out + 5 ms fade-in) sound 2, both
+    at the same loop position: y[f] == x[(f - offset) % N] with ONE offset for the whole capture."""
+    frames = {int(f): np.asarray(q, dtype=np.float32) for f, q in cap["quanta"]}
+    f0, f1 = min(frames), max(frames) + 128
+    y = np.full(f1 - f0, np.nan, dtype=np.float32)
+    for f, q in frames.items():
+        y[f - f0:f - f0 + len(q)] = q
+    n = len(ref)
+    assert len(second) == n
+    # playback begins at t0, or at the next render quantum if the start message reached the audio thread late
+    first = int(np.flatnonzero(np.nan_to_num(np.abs(y), nan=0.0) > 0)[0])
+    assert first >= int(round(cap["t0"] * SR)) - f0 - 1
+    start = first + int(0.006 * SR)  # after the first 5 ms fade-in
+    assert not np.isnan(y[start:]).any(), "the capture has gaps"  # (before the sources start: no input)
+    sw_end = int(round(cap["switchEnd"] * SR)) - f0
+    sw_start = sw_end - int(0.010 * SR) - 2
+    assert 0 <= start < sw_start - 2048 and sw_end + 2048 < len(y), "capture window misses the switch"
+    window = y[start:start + 2048]
+    pos, err = _loop_offset(window, ref)
+    assert err < 1e-4, "output before the switch is not the reference at unity gain"
+    offset = (start + f0 - pos) % n
+    idx = (np.arange(len(y)) + f0 - offset) % n
+    before = np.abs(y[start:sw_start] - ref[idx[start:sw_start]])
+    after = np.abs(y[sw_end + 1:] - second[idx[sw_end + 1:]])
+    assert before.max() < 1e-4, f"reference lost its position before the switch (max err {before.max():.3g})"
+    assert after.max() < 1e-4, f"sound 2 does not continue at the reference's position (max err {after.max():.3g})"
+    assert len(after) > SR // 4 and np.abs(y[sw_end + 1:]).max() > 0.05  # it really played
+
+
+def _loop_offset(block: np.ndarray, signal: np.ndarray) -> tuple[int, float]:
+    """Where in the (looped) ``signal`` the captured ``block`` starts (least squares), and the worst error there."""
+    tiled = np.concatenate([signal, signal[: len(block)]]).astype(np.float64)
+    b = block.astype(np.float64)
+    energy = np.convolve(tiled ** 2, np.ones(len(b)), mode="valid")
+    ssd = energy - 2 * np.correlate(tiled, b, mode="valid") + np.dot(b, b)
+    pos = int(np.argmin(ssd[: len(signal)]))
+    return pos, float(np.max(np.abs(tiled[pos:pos + len(b)] - b)))
+
+
+def test_full_session_through_the_page(browser, served, tmp_path):
+    app, srv = served
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(srv.url + "/?PROLIFIC_PID=browser-rater&STUDY_ID=st1&SESSION_ID=se1")
+    page.wait_for_selector("#consent:not([hidden])")
+    assert page.is_disabled("#start")
+    page.check("#consent-ok")
+    page.click("#start")
+
+    _wait_trial(page, "Training")
+    info = page.evaluate("({rate: window.mushra.player.ctx.sampleRate, n: window.mushra.step.stimuli.length})")
+    assert info["rate"] == SR  # the AudioContext runs at the stimuli's rate
+    for k in range(info["n"]):
+        page.click(f"#rows button.play >> nth={k}")
+    page.click("#ref")
+    page.wait_for_selector("#next:not([disabled])")
+    page.click("#next")
+
+    for trial_no in range(2):
+        _wait_trial(page, "Rate the sounds")
+        step = page.evaluate("window.mushra.step")
+        n = len(step["stimuli"])
+        if trial_no == 0:  # sample-accurate check: switching from the reference to sound 2 keeps the position
+            cap = page.evaluate(CAPTURE_JS, ["r", "2"])
+            assert cap["rate"] == SR and cap["state"] == "running" and cap["active"] == 2
+            ref, second = _fetch(srv.url + step["reference"]), _fetch(srv.url + step["stimuli"][1]["url"])
+            _check_switch_keeps_position(cap, ref, second)
+        for k in range(n):  # play every sound (keys 1..n) and rate it by dragging its slider
+            page.keyboard.press(str(k + 1))
+        assert page.is_disabled("#next")
+        fracs = [1.2] + [0.15 + 0.15 * k for k in range(n - 1)]  # first dragged past the end: 100
+        for k, f in enumerate(fracs):
+            _drag_slider(page, k, f)
+            if k < n - 1:
+                assert page.is_disabled("#next")
+        page.keyboard.press(" ")  # stop
+        values = page.evaluate("Array.from(document.querySelectorAll('#rows input.slider')).map(s => Number(s.value))")
+        assert values[0] == 100 and len(set(values)) == n
+        page.wait_for_selector("#next:not([disabled])")
+        page.click("#next")
+        _wait_step_change(page, step["trial"])
+        with app.extensions["mushra"]["db"].Read() as s:
+            trial = s.get(Trial, step["trial"])
+            saved = {r.condition: r.score for r in s.scalars(select(Rating).where(Rating.trial_id == trial.id))}
+            expected = {cond: float(v) for (_, cond), v in zip(trial.stimuli, values)}
+            assert saved == expected  # the ratings landed, mapped to the right conditions
+            assert trial.telemetry["sample_rate"] == SR and trial.telemetry["time_on_page_ms"] > 0
+            assert all(v >= 1 for v in trial.telemetry["plays"].values())
+
+    page.wait_for_selector("#questionnaire:not([hidden])")
+    page.check("input[name=device][value='closed headphones']")
+    page.fill("textarea[name=comments]", "sounded fine")
+    page.click("#q-submit")
+    page.wait_for_selector("#done:not([hidden])")
+    code = page.text_content("#code")
+    assert code == app.extensions["mushra"]["study"].settings.completion_code
+    assert page.get_attribute("#return-link", "href").endswith("cc=" + code)
+    with app.extensions["mushra"]["db"].Read() as s:
+        sess = s.scalar(select(Session))
+        assert sess.state == "done" and sess.participant_id == "browser-rater"
+        assert sess.crowd == {"PROLIFIC_PID": "browser-rater", "STUDY_ID": "st1", "SESSION_ID": "se1"}
+        assert sess.device["viewport"] == [1000, 900] and "Chrome" in sess.user_agent
+        assert len(list(s.scalars(select(Rating)))) == 2 * 5
+    page.reload()  # resume after reload shows the code again
+    page.wait_for_selector("#done:not([hidden])")
+    assert page.text_content("#code") == code
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1100, "height": 850}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_trial_page_screenshot(browser, served, tmp_path, viewport):
+    from PIL import Image
+
+    _, srv = served
+    page = browser.new_page(viewport=viewport)
+    page.goto(srv.url + "/")
+    page.check("#consent-ok")
+    page.click("#start")
+    _wait_trial(page, "Training")
+    training = page.evaluate("window.mushra.step.trial")
+    for key in "r12345":
+        page.keyboard.press(key)
+    page.click("#next")
+    _wait_step_change(page, training)
+    _wait_trial(page, "Rate the sounds")
+    page.keyboard.press("r")
+    page.keyboard.press("2")
+    _drag_slider(page, 0, 0.8)
+    _drag_slider(page, 2, 0.35)
+    box = page.locator("#wave").bounding_box()  # drag a 100 ms region: the player widens it to 500 ms
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.40, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.45, y, steps=3)
+    page.mouse.up()
+    loop = page.evaluate("window.mushra.player.loop")
+    assert loop[1] - loop[0] == pytest.approx(0.5, abs=1e-6) and loop[0] == pytest.approx(0.8, abs=0.03)
+    assert page.evaluate("window.mushra.player.playing")
+    page.wait_for_timeout(300)
+    pos = page.evaluate("window.mushra.player.position()")
+    assert loop[0] <= pos <= loop[1]
+    no_overflow = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert no_overflow, "the trial page scrolls sideways"
+    out = tmp_path / f"trial_{viewport['width']}.png"
+    page.screenshot(path=str(out), full_page=True)
+    page.close()
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert out.stat().st_size > 20_000 and img.shape[1] == viewport["width"]
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200  # text, waveform, sliders: not a blank page
+    keep = Path(__import__("os").environ.get("MUSHRA_SCREENSHOT_DIR", ""))
+    if keep.parts:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, keep / out.name)
