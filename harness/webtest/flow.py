@@ -11,7 +11,7 @@ import random
 import secrets
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session as OrmSession
 
 from harness.webtest import headphone
@@ -30,6 +30,7 @@ QUESTIONS = (
     {"id": "comments", "label": "Comments (optional)", "type": "text", "options": []},
 )
 QUESTION_IDS = {q["id"] for q in QUESTIONS}
+ASSIGN_LOCK_KEY = 0x6D757368  # PostgreSQL advisory lock held while a new session picks its items
 
 
 class ApiError(Exception):
@@ -88,6 +89,8 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
             existing.last_seen = utcnow()
             return existing, False
     settings = study.settings
+    if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGN_LOCK_KEY})
     load = item_load(s, study)
     if min(load.values()) >= settings.ratings_per_item:
         raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")

@@ -144,3 +144,39 @@ def live_server(app):
     srv = LiveServer(app)
     yield srv
     srv.close()
+
+
+class HttpResponse:
+    def __init__(self, status: int, body: bytes, headers):
+        self.status_code, self.data, self.headers = status, body, headers
+
+    def get_json(self):
+        import json
+
+        return json.loads(self.data)
+
+
+class HttpClient:
+    """Just enough of Flask's test-client interface (get/post json) over real HTTP, for :class:`Rater`."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def _do(self, method: str, path: str, body: bytes | None, headers: dict) -> HttpResponse:
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return HttpResponse(r.status, r.read(), r.headers)
+        except urllib.error.HTTPError as e:
+            return HttpResponse(e.code, e.read(), e.headers)
+
+    def get(self, path: str) -> HttpResponse:
+        return self._do("GET", path, None, {})
+
+    def post(self, path: str, json=None) -> HttpResponse:
+        import json as _json
+
+        return self._do("POST", path, _json.dumps(json).encode(), {"Content-Type": "application/json"})
