@@ -71,7 +71,7 @@ class _Conv:
         if idx is None:
             lout = (n - (self.k - 1) * self.d - 1) // self.s + 1
             idx = self.idx[n] = (np.arange(self.k)[:, None] * self.d + np.arange(lout)[None, :] * self.s)
-        return self.w @ x[:, idx].reshape(self.cin * self.k, -1) + self.b
+        return self.w @ np.take(x, idx, axis=1).reshape(self.cin * self.k, -1) + self.b
 
 
 class _ConvT:
