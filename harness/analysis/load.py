@@ -75,21 +75,31 @@ def validate_ratings(frame: pd.DataFrame, *, source: str = "ratings") -> pd.Data
     df["trial"] = pd.to_numeric(df["trial"], errors="coerce").fillna(-1).astype(int)
     df["plays"] = pd.to_numeric(df["plays"], errors="coerce").fillna(-1).astype(int)
     df["listen_ms"] = pd.to_numeric(df["listen_ms"], errors="coerce").astype(float)
-    df["category"] = df["category"].fillna("all").astype(str)
+    df["category"] = df["category"].fillna("all").astype(str).replace("", "all")
     df["codec"] = df["codec"].where(df["codec"].notna() & (df["codec"].astype(str) != ""), None)
     df["score"] = df["score"].astype(float)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[list(COLUMNS) + extra].reset_index(drop=True)
 
 
-def from_db(url: str) -> pd.DataFrame:
+def from_db(url: str, *, study_dir: str | Path | None = None) -> pd.DataFrame:
     """Ratings from the web app's database (SQLite/PostgreSQL SQLAlchemy URL)."""
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        raise RatingsError(f"{url}: no such SQLite database file; pass the web app's database "
+                           "(the URL `mushra serve` printed), or use --ratings with a CSV export")
     try:
         from harness.webtest.export import ratings_frame
     except ImportError as exc:
         raise RatingsError(f"reading ratings from a database needs the web app (harness.webtest.export): {exc}"
                            ) from exc
-    return validate_ratings(ratings_frame(url), source=url)
+    try:
+        frame = ratings_frame(url, study_dir=study_dir) if study_dir is not None else ratings_frame(url)
+    except HarnessError:
+        raise
+    except Exception as exc:  # SQLAlchemy/driver errors: wrong URL, server down, not our schema
+        raise RatingsError(f"{url}: cannot read ratings ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
+                           "Check the URL and that it is the web app's database.") from exc
+    return validate_ratings(frame, source=url)
 
 
 _WEBMUSHRA_ANCHORS = {"reference": "reference", "ref": "reference", "hidden_reference": "reference",
@@ -157,7 +167,7 @@ def from_csv(path: str | Path) -> pd.DataFrame:
     return validate_ratings(df, source=str(p))
 
 
-def load_ratings(source: Any) -> pd.DataFrame:
+def load_ratings(source: Any, *, study_dir: str | Path | None = None) -> pd.DataFrame:
     """A DataFrame, a CSV path, or a database URL (``sqlite:///...``, ``postgresql+psycopg://...``)."""
     if isinstance(source, pd.DataFrame):
         if all(c in source.columns for c in WEBMUSHRA_COLUMNS) and "rater" not in source.columns:
@@ -165,7 +175,7 @@ def load_ratings(source: Any) -> pd.DataFrame:
         return validate_ratings(source)
     s = str(source)
     if "://" in s:
-        return from_db(s)
+        return from_db(s, study_dir=study_dir)
     return from_csv(s)
 
 

@@ -58,7 +58,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame = load_ratings(ratings)
+    frame = load_ratings(ratings, study_dir=study)
     manifest = None
     if study is not None:
         from harness.manifest import load_manifest
