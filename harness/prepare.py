@@ -49,7 +49,8 @@ class PrepareResult:
     warnings: tuple[str, ...]
 
 
-def _render_task(cache_root: str, ref_key: str, out_key: str, sample_rate: int, spec: dict[str, Any]) -> dict:
+def _render_task(cache_root: str, ref_key: str, out_key: str, sample_rate: int, spec: dict[str, Any],
+                 label: dict[str, str]) -> dict:
     """Worker: render one (item, condition) into the cache. Module-level so spawn can import it."""
     from harness.stimuli import render
 
@@ -58,7 +59,7 @@ def _render_task(cache_root: str, ref_key: str, out_key: str, sample_rate: int, 
     if got is None:
         raise RuntimeError(f"reference excerpt {ref_key} missing from the cache")
     audio, meta = render(got[0], sample_rate, **spec)
-    cache.put(out_key, meta, audio)
+    cache.put(out_key, {**meta, **label}, audio)
     return meta
 
 
@@ -141,13 +142,13 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
     keys = {(i.id, s["id"]): (ref_keys[i.id] if s["kind"] == "reference" else
                               cache_key(kind="stimulus", reference=ref_keys[i.id], harness=__version__, **s["identity"]))
             for i in study.items for s in specs}
-    todo = [(i.id, s) for i in study.items for s in specs
-            if s["kind"] != "reference" and (force or not cache.has(keys[(i.id, s["id"])]))]
-    hits = len(study.items) * (len(specs) - 1) - len(todo)
     finals = {i.id: cache_key(kind="item", parts=[keys[(i.id, s["id"])] for s in specs], ids=[s["id"] for s in specs],
                               target=study.loudness_lufs, ceiling=study.peak_ceiling_dbfs, harness=__version__)
               for i in study.items}
     item_todo = [i for i in study.items if force or not _item_current(cache, finals[i.id], out)]
+    todo = [(i.id, s) for i in item_todo for s in specs  # items already written need no rendering at all
+            if s["kind"] != "reference" and (force or not cache.has(keys[(i.id, s["id"])]))]
+    hits = len(study.items) * (len(specs) - 1) - len(todo)
     results: dict[str, dict] = {}
     bar = tqdm(total=len(todo) + len(item_todo), desc="prepare", unit="task", disable=not progress, leave=False)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) if jobs > 1 and (
@@ -160,7 +161,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
             return {k: v for k, v in s.items() if k in ("kind", "anchor", "codec", "kbps", "options")}
 
         futs = [run(_render_task, str(cache.root), ref_keys[iid], keys[(iid, s["id"])], study.sample_rate,
-                    render_spec(s)) for iid, s in todo]
+                    render_spec(s), {"item": iid, "condition": s["id"]}) for iid, s in todo]
         for f in (as_completed(futs) if pool else futs):
             f.result()
             bar.update()
