@@ -147,7 +147,8 @@ def _evaluate(args) -> int:
                                 metric_options=_metric_options(args), progress=True)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    table = df.groupby(["metric", "codec", "kbps"], dropna=False).agg(
+    keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
+    table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
