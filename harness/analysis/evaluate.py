@@ -215,22 +215,39 @@ def study_cells(study_dir: str | Path, metrics: Iterable[str], *,
 
 
 # --- running ------------------------------------------------------------------------------------------------
-def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None = None, progress: bool = True
-              ) -> pd.DataFrame:
-    """Run cells locally (``jobs`` spawn workers; 1 = in this process) or on a Dask scheduler address/Client."""
+def _init_worker(threads: int) -> None:
+    """Limit each worker's numeric threads (numba in ViSQOL, torch, BLAS) so workers do not oversubscribe cores."""
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import sys
+
+    if "numba" in sys.modules:
+        sys.modules["numba"].set_num_threads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None = None, progress: bool = True,
+              pool: bool | None = None, threads_per_worker: int | None = None) -> pd.DataFrame:
+    """Run cells locally or on a Dask scheduler (address or ``Client``).
+
+    Locally ``jobs`` spawn-started worker processes share the cores (each limited to ``threads_per_worker``
+    numeric threads, default ``cores // jobs``); ``jobs=1`` runs in this process unless ``pool=True``."""
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=len(cells), desc="evaluate", unit="cell", disable=not progress)
     try:
         if scheduler is not None:
             rows = _run_dask(cells, scheduler, bar)
-        elif jobs <= 1:
+        elif jobs <= 1 and not pool:
             for c in cells:
                 rows.extend(run_cell(c))
                 bar.update(1)
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = [pool.submit(run_cell, c) for c in cells]
+            threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, jobs))
+            with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker,
+                                     initargs=(threads,)) as executor:
+                futures = [executor.submit(run_cell, c) for c in cells]
                 for f in as_completed(futures):
                     rows.extend(f.result())
                     bar.update(1)
@@ -325,7 +342,8 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def evaluate(*, items: str | Path | None = None, study: str | Path | None = None, codecs=(), kbps=(),
              metrics=("si-snr",), out_dir: str | Path, jobs: int = 1, scheduler=None, use_cache: bool = True,
              codec_options: dict[str, dict[str, Any]] | None = None,
-             metric_options: dict[str, dict[str, Any]] | None = None, progress: bool = True
+             metric_options: dict[str, dict[str, Any]] | None = None, progress: bool = True,
+             pool: bool | None = None, threads_per_worker: int | None = None
              ) -> tuple[pd.DataFrame, dict[str, Path], list[str]]:
     """The whole job: build cells, run them, write results. Returns (rows, paths, notes)."""
     from harness.analysis.metrics import METRICS
@@ -344,7 +362,8 @@ def evaluate(*, items: str | Path | None = None, study: str | Path | None = None
                                     metric_options=metric_options, cache_dir=cache_dir)
     else:
         cells = study_cells(study, metrics, metric_options=metric_options, cache_dir=cache_dir)
-    df = run_cells(cells, jobs=jobs, scheduler=scheduler, progress=progress)
+    df = run_cells(cells, jobs=jobs, scheduler=scheduler, progress=progress, pool=pool,
+                   threads_per_worker=threads_per_worker)
     settings = {"source": {"items": str(items)} if items is not None else {"study": str(study)},
                 "codecs": list(codecs), "kbps": [float(k) for k in kbps], "metrics": list(metrics),
                 "codec_options": codec_options or {}, "metric_options": metric_options or {},
