@@ -47,6 +47,17 @@ class AnchorFilter:
                           "(zero-phase)", "standard": "ITU-R BS.1534-3"}
 
 
+DESIGN = "kaiser-fir-centred-v1"  # change when the design changes: it is part of the cache key
+
+
+def anchor_identity(name: str, sample_rate: int) -> dict:
+    """Everything that determines anchor ``name`` at ``sample_rate`` (cheap: no filter design, no scipy)."""
+    if name not in ANCHOR_CUTOFFS_HZ:
+        raise AudioError(f"unknown anchor {name!r}; anchors are {', '.join(ANCHOR_CUTOFFS_HZ)}")
+    return {"anchor": name, "cutoff_hz": ANCHOR_CUTOFFS_HZ[name], "stopband_ratio": STOPBAND_RATIO,
+            "stopband_db": STOPBAND_DB, "design": DESIGN, "sample_rate": int(sample_rate)}
+
+
 @functools.lru_cache(maxsize=32)
 def anchor_filter(name: str, sample_rate: int) -> AnchorFilter:
     """The FIR for anchor ``name`` (``"lp3.5"`` or ``"lp7"``) at ``sample_rate`` Hz."""

@@ -101,7 +101,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
     """Generate every stimulus of ``study`` into ``out``; see the module docstring."""
     from tqdm import tqdm
 
-    from harness.anchors import anchor_filter
+    from harness.anchors import anchor_identity
     from harness.stimuli import reference_excerpt
 
     t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
         codec_specs, unavailable = _prepare_codecs(study, skip_unavailable)
     notes += [str(w.message) for w in caught]
     specs = [{"id": "reference", "kind": "reference", "identity": {"kind": "reference"}}]
-    specs += [{"id": a, "kind": "anchor", "anchor": a, "identity": anchor_filter(a, study.sample_rate).describe()}
+    specs += [{"id": a, "kind": "anchor", "anchor": a, "identity": anchor_identity(a, study.sample_rate)}
               for a in study.anchors]
     specs += codec_specs
 
