@@ -24,6 +24,18 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "soundstr
 KBPS_PER_QUANTIZER = 0.75
 MAX_QUANTIZERS = 24
 
+class QuantizerBitrates(BitrateSpec):
+    """The paper's points 1.5, 3, ..., 18 kbps (n_q = 2, 4, ..., 24), and any other whole number of quantizers
+    (0.75 x n_q kbps, n_q = 1..24) on request."""
+
+    def supports(self, kbps: float) -> bool:
+        n = kbps / KBPS_PER_QUANTIZER
+        return abs(n - round(n)) < 1e-6 and 1 <= round(n) <= MAX_QUANTIZERS
+
+    def describe(self) -> str:
+        return super().describe() + f" (or any multiple of {KBPS_PER_QUANTIZER:g} kbps up to {self.points[-1]:g})"
+
+
 _CACHE: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
 _LOCK = threading.Lock()
 
@@ -53,7 +65,7 @@ class SoundStreamCodec(Codec):
     description = "our SoundStream (arXiv 2107.03312), small model trained in this project; 24 kHz mono"
     sample_rates = (24000,)
     channel_options = (1,)
-    bitrates = BitrateSpec(points=tuple(round(KBPS_PER_QUANTIZER * n, 2) for n in range(1, MAX_QUANTIZERS + 1)))
+    bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
     def __init__(self, *, kbps: float, checkpoint: str | Path | None = None, denoise: bool = False,
                  **options: Any) -> None:

@@ -26,13 +26,15 @@ def ckpt(tmp_path_factory) -> Path:
     return path
 
 
-def test_registered_with_the_bitrate_ladder():
+def test_registered_with_the_bitrate_ladder(ckpt):
     assert "soundstream" in codec_names()
     from harness.codecs import get_codec_class
 
     spec = get_codec_class("soundstream").bitrates
     assert spec.ladder_points([1.5, 3, 4.5, 6, 9, 12, 18, 24]) == [1.5, 3, 4.5, 6, 9, 12, 18]
-    assert spec.supports(0.75) and spec.supports(17.25) and not spec.supports(2.0)
+    assert spec.points == (1.5, 3, 4.5, 6, 7.5, 9, 10.5, 12, 13.5, 15, 16.5, 18)
+    assert spec.supports(0.75) and spec.supports(17.25) and not spec.supports(2.0) and not spec.supports(18.75)
+    assert create_codec("soundstream", kbps=0.75, checkpoint=str(ckpt)).n_q == 1
 
 
 def test_payload_is_exactly_ten_bits_per_code(ckpt):

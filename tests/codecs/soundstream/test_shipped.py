@@ -1,0 +1,39 @@
+"""The checkpoint shipped in the package: loads through the registry, is small, codes aligned audio, and its
+quality rises with the number of quantizers on a generated signal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.analysis.metrics import find_lag, mel_distance
+from harness.codecs import create_codec, transcode
+from harness.codecs.soundstream.adapter import SHIPPED_CHECKPOINT
+from tests.conftest import speechlike
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    return speechlike(sr=24000, seconds=2.0, seed=4)
+
+
+def test_shipped_checkpoint_is_there_and_small():
+    assert SHIPPED_CHECKPOINT.is_file()
+    assert SHIPPED_CHECKPOINT.stat().st_size <= 20 * 2**20
+    codec = create_codec("soundstream", kbps=6)  # default checkpoint
+    cfg = codec.model.cfg
+    assert (cfg.n_q, cfg.codebook_size, cfg.strides, cfg.sample_rate) == (24, 1024, (2, 4, 5, 8), 24000)
+    assert int(codec.versions()["checkpoint_step"]) > 0
+    assert codec.settings()["checkpoint"] == "shipped"
+
+
+def test_quality_rises_with_bitrate(signal):
+    dists = {}
+    for kbps in (1.5, 6, 18):
+        res = transcode(create_codec("soundstream", kbps=kbps), signal, 24000)
+        assert res.measured_kbps == pytest.approx(kbps, abs=1e-9)
+        assert np.all(np.isfinite(res.audio))
+        dists[kbps] = mel_distance(reference=signal, degraded=res.audio, sample_rate=24000, max_lag_ms=0).value
+    assert dists[18] < dists[1.5], dists
