@@ -54,7 +54,7 @@ kbps = 6
 # id = "mycodec_8kbps"
 # codec = "command"
 # kbps = 8
-# options = {{ encode = "mycodec enc --kbps {{kbps}} {{in}} {{out}}", decode = "mycodec dec {{in}} {{out}}" }}
+# options = {{ encode = "opusenc --bitrate {{kbps}} {{input}} {{output}}", decode = "opusdec {{input}} {{output}}" }}
 
 # A bitrate ladder expands to conditions <codec>_<kbps>kbps for every cell the codec supports;
 # cells a codec cannot do are skipped (and recorded in the manifest), or fail with skip_unsupported = false.

@@ -40,6 +40,7 @@ def _line_of(text: str, needle: str) -> int:
     ("fade_ms = 'x'\n" + ITEMS + OPUS, "fade_ms", "must be a number"),
     (ITEMS + OPUS + "\nfade_ms = 5\n", "fade_ms", "unknown key 'fade_ms' in \\[\\[conditions\\]\\]"),
     (ITEMS + OPUS.replace("kbps = 12", "kbps = = 12"), "kbps = = 12", "TOML syntax error"),
+    (ITEMS + '[[conditions]]\ncodec = "command"\nkbps = 8\n', "[[conditions]]", "needs options.encode"),
 ])
 def test_errors_name_the_line(tmp_path, body, needle, message):
     path = write_study(tmp_path, body, items=two_items())
