@@ -1,6 +1,6 @@
 """Speed of `mushra evaluate` and of our ViSQOL wrapper, as ratios taken in one run.
 
-1. evaluate: the same ladder (shared speech items x Opus rungs x SI-SNR + ViSQOL speech + mel), computed
+1. evaluate: the same ladder (shared speech/tts/mixed items x Opus rungs x SI-SNR + ViSQOL speech + mel), computed
    with a pool of 1 and of 2 spawn-started single-threaded workers; prints the speed-up (target >= 1.7x on
    2 idle cores; worker start-up, including each worker's model/JIT load, is counted); then a re-run served by
    the cache.
@@ -89,11 +89,15 @@ def main() -> None:
         raise SystemExit(f"no shared speech audio under {_shared()} (set MUSHRA_SHARED)")
     print(f"{os.cpu_count()} CPU(s); load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as d:
-        items = Path(d) / "items" / "speech"
-        items.mkdir(parents=True)
-        for f in speech:
-            shutil.copy(f, items / f.name)
-        bench_evaluate(items.parent, [float(k) for k in args.kbps.split(",")], Path(d) / "out")
+        items = Path(d) / "items"
+        n = 0
+        for category in ("speech", "tts", "mixed"):
+            for f in sorted((_shared() / "audio" / category).glob("*.wav")):
+                (items / category).mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, items / category / f.name)
+                n += 1
+        print(f"{n} items (shared speech, tts, mixed)")
+        bench_evaluate(items, [float(k) for k in args.kbps.split(",")], Path(d) / "out")
     bench_visqol(speech)
     print(f"load average {os.getloadavg()[0]:.1f} at end (other processes distort wall-clock ratios)")
 
