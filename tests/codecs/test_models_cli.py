@@ -62,3 +62,33 @@ def test_fetch_unknown_model():
         weights.fetch("encodec_96khz")
     with pytest.raises(SystemExit):
         main(["models", "fetch", "nothing"])
+
+
+def _mirror(tmp_path, shared, *, corrupt=None):
+    """A local mirror of the google/lyra repository layout, served through file:// URLs."""
+    root = tmp_path / "mirror"
+    for f in weights.LYRA_FILES:
+        target = root / f.repo_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = (shared / "models" / "lyra" / f.name).read_bytes()
+        if f.name == corrupt:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        target.write_bytes(data)
+    return f"file://{root}/{{path}}"
+
+
+def test_fetch_lyra_downloads_and_verifies(isolated, shared, monkeypatch, capsys):
+    monkeypatch.setattr(weights, "LYRA_URL", _mirror(isolated, shared))
+    assert main(["models", "fetch", "lyra"]) == 0  # default destination: the harness cache
+    out = capsys.readouterr().out
+    assert out.count("downloading") == 4
+    assert weights.find_lyra_dir() == isolated / "cache" / "lyra"
+
+
+def test_fetch_lyra_rejects_a_corrupt_download(isolated, shared, monkeypatch):
+    monkeypatch.setattr(weights, "LYRA_URL", _mirror(isolated, shared, corrupt="lyragan.tflite"))
+    dest = isolated / "dest"
+    with pytest.raises(HarnessError, match="lyragan.tflite has sha256 .*not saved"):
+        weights.fetch_lyra(dest)
+    assert not (dest / "lyragan.tflite").exists()
+    assert not list(dest.glob("*.part"))  # nothing half-written is left behind
