@@ -112,7 +112,8 @@ def exclude(public_id: str):
     if not csrf_ok(request.form.get("csrf")):
         abort(400, "CSRF check failed; reload the dashboard")
     value = request.form.get("excluded") == "1"
-    with _ext()["db"].Write.begin() as s:
+    db = _ext()["db"]
+    with db.write_lock(), db.Write.begin() as s:
         sess = s.scalar(select(Session).where(Session.public_id == public_id))
         if sess is None:
             abort(404)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from harness.webtest import flow
+from harness.webtest import flow, steps
 from harness.webtest.flow import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -37,7 +37,8 @@ def _short_str(v: Any, name: str, limit: int = 128) -> str:
 
 
 def _audio_url(token: str):
-    return lambda oid: url_for("audio.stimulus", token=token, oid=oid)
+    prefix = f"{request.script_root}/audio/{token}/"  # = url_for("audio.stimulus", ...), built once per request
+    return lambda oid: prefix + oid
 
 
 @bp.post("/sessions")
@@ -62,7 +63,7 @@ def create_session():
     study, db = _ctx()
     for attempt in range(2):
         try:
-            with db.Write.begin() as s:
+            with db.write_lock(), db.Write.begin() as s:
                 sess, created = flow.create_session(
                     s, study, participant_id=pid, platform=platform, crowd=crowd, device=device,
                     user_agent=request.headers.get("User-Agent", ""))
@@ -91,22 +92,14 @@ def session_status(token: str):
 @bp.get("/sessions/<token>/next")
 def next_step(token: str):
     study, db = _ctx()
-    with db.Write.begin() as s:
-        sess = flow.get_session(s, token)
-        return jsonify(flow.next_step(s, study, sess, audio_url=_audio_url(token)))
+    return jsonify(steps.next_step(db, study, token, audio_url=_audio_url(token)))
 
 
 @bp.post("/sessions/<token>/trials/<int:trial_id>")
 def submit_trial(token: str, trial_id: int):
     body = _json_body()
     study, db = _ctx()
-    for attempt in range(3):
-        try:
-            with db.Write.begin() as s:  # one transaction per submitted trial
-                sess = flow.get_session(s, token)
-                out = flow.submit(s, study, sess, trial_id, body)
-            return jsonify(out)
-        except IntegrityError:  # a concurrent identical retry won the race; re-check against what it saved
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return jsonify(steps.submit(db, study, token, trial_id, body))
+    except IntegrityError:  # (the conditional claim makes this unreachable; the UNIQUE constraint backs it up)
+        return jsonify(steps.submit(db, study, token, trial_id, body))

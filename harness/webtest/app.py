@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from harness.webtest.config import AppConfig
@@ -27,6 +28,7 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_content_length,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", JSON_SORT_KEYS=False)
     app.extensions["mushra"] = {"study": study, "db": db, "config": config}
+    app.session_interface = _CookieOnlyForPages()
     bucket = TokenBucket(config.rate_limit_per_s, config.rate_burst)
 
     from harness.webtest import admin, api, audio, pages
@@ -76,6 +78,16 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
         return None
 
     return app
+
+
+class _CookieOnlyForPages(SecureCookieSessionInterface):
+    """No cookie session on the API and audio paths: the session token in the URL is the capability there
+    (and skipping the signed-cookie work saves CPU on every API request)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(("/api/", "/audio/")):
+            return self.session_class()  # empty, never saved (not modified)
+        return super().open_session(app, request)
 
 
 def _error(status: int, code: str, message: str):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
+from pathlib import Path
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
@@ -29,6 +32,35 @@ class Database:
     reader: Engine
     Write: sessionmaker
     Read: sessionmaker
+    lock_path: Path | None = None  # SQLite: writers queue on this file lock instead of SQLite's busy sleeps
+    _thread_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def write_lock(self):
+        """Serialise writers (SQLite only): a thread lock inside the process plus ``flock`` across gunicorn
+        workers. A blocked writer wakes the moment the lock is free, where SQLite's own busy handler sleeps in
+        steps of up to 100 ms; busy_timeout still guards writers that do not take this lock."""
+        if self.lock_path is None:
+            yield
+            return
+        with self._thread_lock:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX: the thread lock and busy_timeout remain
+                yield
+                return
+            with open(self.lock_path, "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction on a Core connection (committed on success), taken under :meth:`write_lock`."""
+        with self.write_lock(), self.writer.begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.writer.dispose()
@@ -68,7 +100,10 @@ def open_database(url: str) -> Database:
             writer = reader = create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise DatabaseError(f"cannot open database {url!r}: {exc}") from exc
-    return Database(url=url, writer=writer, reader=reader,
+    lock = None
+    if url.startswith("sqlite") and writer.url.database:
+        lock = Path(writer.url.database).resolve().with_name(Path(writer.url.database).name + ".lock")
+    return Database(url=url, writer=writer, reader=reader, lock_path=lock,
                     Write=sessionmaker(writer, expire_on_commit=False),
                     Read=sessionmaker(reader, expire_on_commit=False))
 

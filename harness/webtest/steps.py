@@ -1,0 +1,236 @@
+"""The hot paths of the JSON API in SQLAlchemy Core: the next step of a session and a validated, idempotent
+trial submission saved in ONE short write transaction.
+
+Reads and validation happen before the write transaction; the write claims the trial with
+``UPDATE trials SET submitted_at=... WHERE id=? AND submitted_at IS NULL`` so of two identical concurrent
+submissions exactly one writes (the other answers ``already saved``), on SQLite and PostgreSQL alike. The UNIQUE
+(trial, condition) constraint on ratings is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, insert, text
+
+from harness.webtest import headphone
+from harness.webtest.db import Database
+from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
+from harness.webtest.models import HeadphoneAnswer, Rating, Session, Trial, utcnow
+from harness.webtest.study import Study
+
+R, H = Rating.__table__, HeadphoneAnswer.__table__
+TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen resolution (the abandonment timeout is in minutes)
+
+# Typed text() statements: the same SQL on SQLite and PostgreSQL, with a fraction of the per-call overhead of
+# building expression trees (these run on every API request). Column names come from models.py.
+_NOW = bindparam("now", type_=DateTime)
+_HASH = bindparam("hash", type_=String)
+SQL_SESSION = text(
+    "SELECT s.id, s.state, s.screened_out, s.platform, s.last_seen, "
+    "(SELECT count(*) FROM trials t WHERE t.session_id = s.id AND t.kind = 'mushra') AS total, "
+    "(SELECT count(t.submitted_at) FROM trials t WHERE t.session_id = s.id AND t.kind = 'mushra') AS done "
+    "FROM sessions s WHERE s.token = :token").columns(id=Integer, state=String, screened_out=Boolean,
+                                                      platform=String, last_seen=DateTime, total=Integer,
+                                                      done=Integer)
+SQL_NEXT = text("SELECT id, kind, stimuli, reference_id, issued_at FROM trials WHERE session_id = :sid "
+                "AND submitted_at IS NULL ORDER BY order_index LIMIT 1"
+                ).columns(id=Integer, kind=String, stimuli=JSON, reference_id=String, issued_at=DateTime)
+SQL_ISSUE = text("UPDATE trials SET issued_at = :now WHERE id = :tid AND issued_at IS NULL").bindparams(_NOW)
+SQL_TOUCH = text("UPDATE sessions SET last_seen = :now WHERE id = :sid").bindparams(_NOW)
+SQL_TRIAL = text("SELECT t.id, t.session_id, t.kind, t.stimuli, t.issued_at, t.submitted_at, t.payload_hash, "
+                 "s.state FROM trials t JOIN sessions s ON s.id = t.session_id "
+                 "WHERE t.id = :tid AND s.token = :token").columns(
+    id=Integer, session_id=Integer, kind=String, stimuli=JSON, issued_at=DateTime, submitted_at=DateTime,
+    payload_hash=String, state=String)
+SQL_CLAIM = text("UPDATE trials SET submitted_at = :now, payload_hash = :hash, telemetry = :tel, answers = :ans "
+                 "WHERE id = :tid AND submitted_at IS NULL").bindparams(
+    _NOW, _HASH, bindparam("tel", type_=JSON), bindparam("ans", type_=JSON))
+SQL_REMAINING = text("SELECT count(*) FROM trials WHERE session_id = :sid AND submitted_at IS NULL")
+SQL_HASH = text("SELECT payload_hash FROM trials WHERE id = :tid")
+SQL_FINISH = text("UPDATE sessions SET last_seen = :now, state = :state, screened_out = :screened, "
+                  "completed_at = :done WHERE id = :sid").bindparams(
+    _NOW, bindparam("done", type_=DateTime), bindparam("screened", type_=Boolean))
+
+
+class _Raced(Exception):
+    """Another request saved this trial first; the write transaction is rolled back."""
+
+
+def _session(conn, token: str):
+    row = conn.execute(SQL_SESSION, {"token": token}).first() if len(token) <= 64 else None
+    if row is None:
+        raise ApiError(404, "unknown_session", "no such session; start again from the study link")
+    return row
+
+
+def done_step(study: Study, sess) -> dict[str, Any]:
+    code = study.settings.screened_out_code if sess.screened_out else study.settings.completion_code
+    out: dict[str, Any] = {"kind": "done", "completion_code": code, "screened_out": bool(sess.screened_out)}
+    if sess.platform == "prolific":
+        out["completion_url"] = f"https://app.prolific.com/submissions/complete?cc={code}"
+    return out
+
+
+def next_step(db: Database, study: Study, token: str, *, audio_url) -> dict[str, Any]:
+    """The first unsubmitted step of the session (marked issued on first delivery), or ``done``."""
+    with db.reader.connect() as conn:
+        sess = _session(conn, token)
+        trial = None
+        if sess.state == "active":
+            trial = conn.execute(SQL_NEXT, {"sid": sess.id}).first()
+    now = utcnow()
+    if (trial is not None and trial.issued_at is None) or now - sess.last_seen > TOUCH_EVERY:
+        with db.write() as conn:
+            if trial is not None and trial.issued_at is None:
+                conn.execute(SQL_ISSUE, {"now": now, "tid": trial.id})
+            conn.execute(SQL_TOUCH, {"now": now, "sid": sess.id})
+    if trial is None:
+        return done_step(study, sess)
+    out: dict[str, Any] = {"kind": trial.kind, "trial": trial.id,
+                           "progress": {"done": sess.done, "total": sess.total}}
+    if trial.kind in ("training", "mushra"):
+        rules = study.settings
+        out.update(reference=audio_url(trial.reference_id),
+                   stimuli=[{"id": oid, "url": audio_url(oid)} for oid, _ in trial.stimuli],
+                   sample_rate=study.sample_rate,
+                   rules={"require_all_played": rules.require_all_played,
+                          "require_one_at_100": rules.require_one_at_100 and trial.kind == "mushra",
+                          "min_loop_ms": 500})
+    elif trial.kind == "headphone":
+        out.update(tests=[{"id": row[0], "url": audio_url(row[0])} for row in trial.stimuli], choices=[1, 2, 3],
+                   sample_rate=study.sample_rate, pass_min_correct=headphone.PASS_MIN_CORRECT)
+    else:
+        out.update(questions=list(QUESTIONS))
+    return out
+
+
+def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) -> dict[str, Any]:
+    """Validate and save one step. Same payload again: ``already saved``; a different one: 409."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_payload", "the body must be a JSON object")
+    extra = set(payload) - {"ratings", "answers", "telemetry"}
+    if extra:
+        raise ApiError(400, "unknown_fields", f"unknown fields {sorted(extra)}")
+    with db.reader.connect() as conn:
+        trial = conn.execute(SQL_TRIAL, {"tid": trial_id, "token": token}).first()
+        if trial is None:
+            _session(conn, token)  # 404 unknown_session if the token is wrong
+            raise ApiError(404, "unknown_trial", f"trial {trial_id} does not belong to this session")
+    digest, body = _canonical(trial.kind, payload)
+    tel = payload.get("telemetry", {})
+    if not isinstance(tel, dict):
+        raise ApiError(400, "bad_telemetry", "telemetry must be a JSON object")
+    if trial.submitted_at is not None:
+        return _replay(trial.id, trial.payload_hash, digest)
+    if trial.issued_at is None:
+        raise ApiError(409, "not_issued", f"trial {trial.id} has not been issued yet; GET .../next first")
+    if trial.state != "active":
+        raise ApiError(409, "session_closed", f"this session is {trial.state}")
+    now = utcnow()
+    ratings, hp_rows, screened = [], [], False
+    if trial.kind in ("mushra", "training"):
+        ratings = _ratings(study, trial, body, tel, now)
+    elif trial.kind == "headphone":
+        hp_rows, screened = _headphone(trial.session_id, trial, body)
+    else:
+        _questionnaire(body)
+    try:
+        with db.write() as conn:  # one transaction per submitted trial
+            claimed = conn.execute(SQL_CLAIM, {
+                "now": now, "hash": digest, "tel": tel, "tid": trial.id,
+                "ans": body if trial.kind in ("headphone", "questionnaire") else None})
+            if claimed.rowcount != 1:
+                raise _Raced
+            if ratings:
+                conn.execute(insert(R), ratings)
+            if hp_rows:
+                conn.execute(insert(H), hp_rows)
+            if screened:
+                state, done = "screened_out", None
+            elif not conn.execute(SQL_REMAINING, {"sid": trial.session_id}).scalar():
+                state, done = "done", now
+            else:
+                state, done = "active", None
+            conn.execute(SQL_FINISH, {"now": now, "state": state, "screened": screened, "done": done,
+                                      "sid": trial.session_id})
+    except _Raced:
+        with db.reader.connect() as conn:
+            saved = conn.execute(SQL_HASH, {"tid": trial.id}).scalar()
+        return _replay(trial.id, saved, digest)
+    return {"status": "saved", "trial": trial.id}
+
+
+def _replay(trial_id: int, saved_hash: str | None, digest: str) -> dict[str, Any]:
+    if saved_hash == digest:
+        return {"status": "already saved", "trial": trial_id}
+    raise ApiError(409, "already_submitted", f"trial {trial_id} was already saved with different answers")
+
+
+def _canonical(kind: str, payload: dict[str, Any]) -> tuple[str, Any]:
+    body = payload.get("answers") if kind in ("headphone", "questionnaire") else payload.get("ratings", {})
+    return hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest(), body
+
+
+def _number(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ApiError(422, "bad_score", f"{where}: score must be a number, got {v!r}")
+    if not 0 <= v <= 100:
+        raise ApiError(422, "score_out_of_range", f"{where}: score {v!r} is outside 0..100")
+    return float(v)
+
+
+def _per_stimulus(tel: dict[str, Any], key: str, oid: str) -> float:
+    d = tel.get(key)
+    v = d.get(oid, 0) if isinstance(d, dict) else 0
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else 0.0
+
+
+def _ratings(study: Study, trial, ratings: Any, tel: dict, now) -> list[dict[str, Any]]:
+    if not isinstance(ratings, dict):
+        raise ApiError(400, "bad_ratings", "ratings must be an object {stimulus_id: score}")
+    issued = {oid: cond for oid, cond in trial.stimuli}
+    unknown = set(ratings) - set(issued)
+    if unknown:
+        raise ApiError(422, "unknown_stimuli", f"ratings for stimuli not issued in this trial: {sorted(unknown)}")
+    scores = {oid: _number(v, f"stimulus {oid}") for oid, v in ratings.items()}
+    if trial.kind == "training":
+        return []  # training ratings are optional and never stored as ratings
+    missing = set(issued) - set(scores)
+    if missing:
+        raise ApiError(422, "missing_ratings", f"{len(missing)} stimuli have no rating: {sorted(missing)}")
+    if study.settings.require_one_at_100 and max(scores.values()) < 100:
+        raise ApiError(422, "none_at_100", "rate at least one stimulus 100 (the hidden reference is among them)")
+    return [{"trial_id": trial.id, "condition": issued[oid], "score": score, "submitted_at": now,
+             "plays": int(_per_stimulus(tel, "plays", oid)), "listen_ms": _per_stimulus(tel, "listen_ms", oid)}
+            for oid, score in scores.items()]
+
+
+def _headphone(session_id: int, trial, answers: Any) -> tuple[list[dict[str, Any]], bool]:
+    layout = {row[0]: (i, row[1]) for i, row in enumerate(trial.stimuli)}
+    if not isinstance(answers, dict) or set(answers) != set(layout):
+        raise ApiError(422, "bad_answers", "answers must give 1, 2 or 3 for each of the six test ids")
+    rows = []
+    for oid, a in answers.items():
+        if isinstance(a, bool) or a not in (1, 2, 3):
+            raise ApiError(422, "bad_answers", f"answer for {oid} must be 1, 2 or 3, got {a!r}")
+        i, correct = layout[oid]
+        rows.append({"trial_id": trial.id, "session_id": session_id, "test_index": i, "correct": correct,
+                     "answer": a})
+    n_correct = sum(r["answer"] == r["correct"] for r in rows)
+    return rows, n_correct < headphone.PASS_MIN_CORRECT
+
+
+def _questionnaire(answers: Any) -> None:
+    if not isinstance(answers, dict):
+        raise ApiError(400, "bad_answers", "answers must be an object {question_id: answer}")
+    unknown = set(answers) - QUESTION_IDS
+    if unknown:
+        raise ApiError(422, "unknown_questions", f"unknown questions {sorted(unknown)}")
+    for k, v in answers.items():
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool) or len(str(v)) > 2000:
+            raise ApiError(422, "bad_answers", f"answer to {k!r} must be a short text")
