@@ -16,7 +16,7 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
@@ -160,17 +160,30 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
         def render_spec(s: dict) -> dict:
             return {k: v for k, v in s.items() if k in ("kind", "anchor", "codec", "kbps", "options")}
 
-        futs = [run(_render_task, str(cache.root), ref_keys[iid], keys[(iid, s["id"])], study.sample_rate,
-                    render_spec(s), {"item": iid, "condition": s["id"]}) for iid, s in todo]
-        for f in (as_completed(futs) if pool else futs):
-            f.result()
-            bar.update()
-        futs = {run(finalize_item, str(cache.root), str(out), finals[i.id], i.id,
-                    [(s["id"], s["kind"], keys[(i.id, s["id"])]) for s in specs], study.sample_rate,
-                    study.loudness_lufs, study.peak_ceiling_dbfs): i.id for i in item_todo}
-        for f in (as_completed(futs) if pool else futs):
-            results[futs[f]] = f.result()
-            bar.update()
+        def finalize(iid: str):
+            return run(finalize_item, str(cache.root), str(out), finals[iid], iid,
+                       [(s["id"], s["kind"], keys[(iid, s["id"])]) for s in specs], study.sample_rate,
+                       study.loudness_lufs, study.peak_ceiling_dbfs)
+
+        # an item is finished as soon as its own conditions are rendered (no barrier: workers stay busy)
+        waiting = {i.id: 0 for i in item_todo}
+        for iid, _ in todo:
+            waiting[iid] += 1
+        pending = {run(_render_task, str(cache.root), ref_keys[iid], keys[(iid, s["id"])], study.sample_rate,
+                       render_spec(s), {"item": iid, "condition": s["id"]}): ("render", iid) for iid, s in todo}
+        pending.update({finalize(iid): ("item", iid) for iid, n in waiting.items() if n == 0})
+        while pending:
+            done = [f for f in pending if f.done()] if not pool else wait(pending, return_when=FIRST_COMPLETED)[0]
+            for f in done:
+                kind, iid = pending.pop(f)
+                value = f.result()
+                bar.update()
+                if kind == "item":
+                    results[iid] = value
+                else:
+                    waiting[iid] -= 1
+                    if waiting[iid] == 0:
+                        pending[finalize(iid)] = ("item", iid)
     finally:
         bar.close()
         if pool:
@@ -211,6 +224,9 @@ class _Done:
 
     def result(self) -> Any:
         return self.value
+
+    def done(self) -> bool:
+        return True
 
 
 def _item_current(cache: Cache, key: str, out: Path) -> bool:
