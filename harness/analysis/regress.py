@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis.evaluate import read_results
+from harness.analysis.results import read_results
 from harness.analysis.metrics import HIGHER_IS_BETTER
 from harness.errors import HarnessError
 

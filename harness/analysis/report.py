@@ -104,7 +104,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     sections.append(("Paired comparisons (per-rater means, Holm-adjusted)", H.table_html(comparisons, float_digits=4)))
     sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(table, float_digits=2)))
     if evaluation is not None:
-        from harness.analysis.evaluate import read_results
+        from harness.analysis.results import read_results
 
         rows, doc = read_results(evaluation)
         sections += _objective_sections(rows, out, files)
@@ -174,7 +174,7 @@ def _objective_sections(rows: pd.DataFrame, out: Path, files: list) -> list[tupl
 def objective_report(results: str | Path | pd.DataFrame, out_dir: str | Path, *, title: str = "Objective evaluation",
                      settings: dict[str, Any] | None = None) -> Path:
     """HTML report (+ curves and tables) from evaluation rows or a results JSON."""
-    from harness.analysis.evaluate import read_results
+    from harness.analysis.results import read_results
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,21 @@ def test_dask_local_cluster(items, tmp_path):
     assert np.allclose(df.sort_values("item")["value"], local.sort_values("item")["value"])
 
 
-def test_study_mode_scores_stimuli_against_references(tmp_path):
+@needs_opus
+def test_evaluate_cli_with_report(items, tmp_path, capsys):
+    from harness.cli import main
+
+    out = tmp_path / "cli"
+    rc = main(["evaluate", "--items", str(items), "--codec", "opus", "--kbps", "8,2", "--metric", "si-snr",
+               "--out", str(out), "--jobs", "1", "--report"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "no 2 kbps" in captured.err and "2 results (0 from cache)" in captured.out
+    assert (out / "report.html").exists() and (out / "si-snr_vs_bitrate.png").exists()
+    assert main(["evaluate", "--items", str(items), "--codec", "nosuchcodec", "--kbps", "8", "--out", str(out)]) == 2
+
+
+def _hand_made_study(tmp_path):
     from harness.manifest import ConditionRecord, ItemRecord, Manifest, StimulusRecord
 
     sr = 48000
@@ -96,6 +110,11 @@ def test_study_mode_scores_stimuli_against_references(tmp_path):
              items=(ItemRecord("i1", "speech", "src.wav", "refs/i1.wav", 2.0),),
              conditions=(ConditionRecord("reference", "reference"), ConditionRecord("lp3.5", "anchor"),
                          ConditionRecord("lp7", "anchor")), stimuli=tuple(stim)).save(study)
+    return study
+
+
+def test_study_mode_scores_stimuli_against_references(tmp_path):
+    study = _hand_made_study(tmp_path)
     df, _, _ = E.evaluate(study=study, metrics=("si-snr", "mel"), out_dir=tmp_path / "o", progress=False)
     v = df.set_index(["metric", "condition"])["value"]
     assert v[("si-snr", "reference")] > 60  # 16-bit copy of the reference
@@ -112,3 +131,15 @@ def test_bad_requests(tmp_path):
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     with pytest.raises(E.EvaluationError, match="not a mushra-harness"):
         E.read_results(tmp_path / "bad.json")
+
+
+def test_demo_report_on_a_study(tmp_path):
+    from harness.analysis.report import demo_report
+
+    study = _hand_made_study(tmp_path)
+    page = demo_report(study, tmp_path / "report")
+    text = page.read_text()
+    assert page.name == "report.html" and "<table" in text
+    rows, _ = E.read_results(tmp_path / "report" / "evaluation.json")
+    v = rows.set_index(["metric", "condition"])["value"]
+    assert v[("visqol-audio", "reference")] > 4.5 > v[("visqol-audio", "lp3.5")]
