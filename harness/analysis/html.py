@@ -19,7 +19,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2}
 td:first-child,th:first-child{text-align:left}
 .figure svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
-.excluded{background:#fde8e8}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}
+.tbl{overflow-x:auto;max-width:100%}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}
 """
 
 
@@ -36,7 +36,7 @@ def table_html(df: pd.DataFrame, *, float_digits: int = 2, index: bool = False) 
         return '<p class="note">(none)</p>'
     fmt = {c: (lambda v, k=float_digits: "" if pd.isna(v) else f"{v:.{k}f}")
            for c in df.columns if pd.api.types.is_float_dtype(df[c])}
-    return df.to_html(index=index, escape=True, formatters=fmt, border=0, na_rep="")
+    return '<div class="tbl">' + df.to_html(index=index, escape=True, formatters=fmt, border=0, na_rep="") + "</div>"
 
 
 def render(title: str, sections: list[tuple[str, str]], *, settings: dict[str, Any]) -> str:

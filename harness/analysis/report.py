@@ -101,7 +101,8 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     else:
         warnings.warn("no codec conditions with a bitrate: no quality-vs-bitrate curve", UserWarning, stacklevel=2)
     sections.append(("Per condition", H.table_html(by_cond.drop(columns=["sd"], errors="ignore"))))
-    sections.append(("Paired comparisons (per-rater means, Holm-adjusted)", H.table_html(comparisons, float_digits=4)))
+    sections.append(("Paired comparisons (per-rater means, Holm-adjusted)", _PAIRED_NOTE
+                     + H.table_html(comparisons, float_digits=4)))
     sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(table, float_digits=2)))
     if evaluation is not None:
         from harness.analysis.results import read_results
@@ -125,6 +126,13 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     title = f"MUSHRA results: {manifest.study_name}" if manifest else "MUSHRA results"
     page = H.write(out / "report.html", H.render(title, sections, settings=settings))
     return AnalysisResult(page, out, int(len(table)), int(table["excluded"].sum()), tuple(files))
+
+
+_PAIRED_NOTE = ('<p class="note">Each pair of conditions is compared on per-rater mean scores (over items) of the '
+                'raters who rated both: Wilcoxon signed-rank (<code>w_p</code>) and paired t (<code>t_p</code>), '
+                'p-values Holm-adjusted across all pairs. <code>significant</code>: Holm-adjusted Wilcoxon p &lt; '
+                '0.05; <code>significant_t</code>: the same for the t test. With few raters the exact Wilcoxon test '
+                'cannot reach small p-values (6 raters: p &ge; 0.031 before adjustment).</p>')
 
 
 def _overview(frame, data, table, cfg, manifest) -> str:

@@ -186,7 +186,8 @@ def paired_comparisons(frame: pd.DataFrame, *, alpha: float = 0.05, conditions: 
     out = pd.DataFrame(rows, columns=["a", "b", "n_raters", "mean_diff", "t_stat", "t_p", "w_stat", "w_p"])
     out["t_p_holm"] = holm(out["t_p"].to_numpy()) if len(out) else []
     out["w_p_holm"] = holm(out["w_p"].to_numpy()) if len(out) else []
-    out["significant"] = out["w_p_holm"] < alpha
+    out["significant"] = out["w_p_holm"] < alpha  # Wilcoxon (no normality assumption)
+    out["significant_t"] = out["t_p_holm"] < alpha
     return out
 
 
