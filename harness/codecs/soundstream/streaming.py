@@ -160,6 +160,8 @@ class StreamingCodec:
         books = [_np(layer.embed) for layer in model.quantizer.layers[:n_q]]
         self.books = books
         self.norms = [(b * b).sum(1) for b in books]
+        self.books_m2 = [np.ascontiguousarray(-2.0 * b) for b in books]  # distance = ||e||^2 - 2 e.r (+ ||r||^2)
+        self._dist = np.empty(cfg.codebook_size, np.float32)
         self.stacked = np.concatenate(books)  # (n_q*K, D) for one-gather decoding
         self.offsets = np.arange(n_q) * cfg.codebook_size
 
@@ -176,12 +178,15 @@ class StreamingCodec:
             x = op(x)
         if self.film_enc is not None:
             x = self.film_enc[0] * x + self.film_enc[1]
-        r = x[:, 0]
+        r = np.ascontiguousarray(x[:, 0])
         codes = np.empty(self.n_q, np.int64)
-        for i, (book, norm) in enumerate(zip(self.books, self.norms)):
-            c = int(np.argmin(norm - 2.0 * (book @ r)))
+        dist = self._dist
+        for i in range(self.n_q):
+            np.dot(self.books_m2[i], r, out=dist)
+            dist += self.norms[i]
+            c = int(dist.argmin())
             codes[i] = c
-            r = r - book[c]
+            r = r - self.books[i][c]
         return codes
 
     def decode_frame(self, codes: np.ndarray) -> np.ndarray:
