@@ -232,11 +232,12 @@ def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None =
     try:
         if scheduler is not None:
             rows = _run_dask(cells, scheduler, bar)
-        elif jobs <= 1 and not pool:
+        elif (jobs <= 1 or len(cells) <= 1) and not pool:
             for c in cells:
                 rows.extend(run_cell(c))
                 bar.update(1)
         else:
+            jobs = max(1, min(jobs, len(cells)))
             ctx = multiprocessing.get_context("spawn")
             threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, jobs))
             with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker,
