@@ -100,10 +100,17 @@ def load_model(name: str, *, weights: str | None = None, random_weights: bool = 
             _seed_codebooks(model, seed)
             entry = (model.eval(), f"random (seed {seed})", f"random seed {seed}")
         else:
+            from transformers.utils import logging as hf_logging
+
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # a local load needs no "Loading weights" bar in every worker
             try:
                 model = EncodecModel.from_pretrained(str(folder), local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise CodecUnavailable(f"cannot load EnCodec weights from {folder}: {exc}") from exc
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
             want = CONFIGS[name]
             got = (model.config.sampling_rate, model.config.audio_channels)
             if got != (want["sampling_rate"], want["audio_channels"]):

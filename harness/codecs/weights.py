@@ -156,7 +156,8 @@ def _download(url: str, dest: Path, *, sha256: str | None = None, timeout: float
             raise HarnessError(f"download of {url} has sha256 {h.hexdigest()}, expected {sha256}; not saved")
         tmp.replace(dest)
     except OSError as exc:
-        raise HarnessError(f"could not download {url}: {exc}. Check the network connection and retry.") from exc
+        raise HarnessError(f"could not download {url}: {str(exc).rstrip('. ')}. Check the network connection and "
+                          "retry.") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -261,7 +262,8 @@ def fetch_encodec(name: str, dest: Path | None = None, *, progress=None) -> Path
         try:
             model = EncodecModel.from_pretrained(hub_id, cache_dir=tmp)
         except OSError as exc:
-            raise HarnessError(f"could not download {hub_id}: {exc}. Check the network connection.") from exc
+            raise HarnessError(f"could not download {hub_id}: {str(exc).rstrip('. ')}. Check the network "
+                              "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
         staging = dest.with_name(dest.name + ".part")
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
