@@ -17,6 +17,11 @@ def index():
                            require_one_at_100=s.require_one_at_100)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return "", 204
+
+
 @bp.get("/healthz")
 def healthz():
     return jsonify({"ok": True})

@@ -53,7 +53,7 @@
     const r = await call('POST', '/api/sessions', body);
     state.token = r.session;
     try { localStorage.setItem(KEY, r.session); localStorage.setItem(KEY + '.pid', crowdId(q) || ''); } catch (e) { /* private mode */ }
-    $('#resume-link').href = r.resume_url; $('#resume-link').textContent = r.resume_url;
+    $('#resume-link').href = r.resume_url; $('#resume-link').textContent = r.resume_url; $('#resume').hidden = false;
     await advance();
   }
 
@@ -184,6 +184,7 @@
       state.token = saved;
       call('GET', '/api/sessions/' + saved).then(() => {
         $('#resume-link').href = location.origin + '/?resume=' + saved; $('#resume-link').textContent = $('#resume-link').href;
+        $('#resume').hidden = false;
         return advance();
       }).catch((e) => { state.token = null; try { localStorage.removeItem(KEY); } catch (x) { /* */ } show('consent'); if (e.status !== 404) fail(e); });
     } else {
