@@ -21,7 +21,7 @@ import numpy as np
 from harness.codecs import register
 from harness.codecs.base import BitrateSpec, Codec, CodecError, CodecUnavailable
 from harness.codecs.packing import pack_codes, unpack_codes
-from harness.codecs.weights import LYRA_COMMIT, find_lyra_dir, lyra_candidates
+from harness.codecs.weights import LYRA_COMMIT, find_lyra_dir
 
 SAMPLE_RATE = 16000
 HOP = 320  # samples per packet (20 ms)
@@ -115,10 +115,6 @@ class Lyra(Codec):
         except CodecUnavailable as exc:
             return False, str(exc)
         return True, f"models in {folder}"
-
-    @staticmethod
-    def search_path() -> list[str]:
-        return [f"{p} ({how})" for how, p in lyra_candidates(None)]
 
     def settings(self) -> dict[str, Any]:
         return {"num_quantizers": self.num_quantizers, "packet_bytes": self.packet_bytes, "hop_samples": HOP,
