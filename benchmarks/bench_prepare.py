@@ -1,7 +1,7 @@
 """``prepare`` speed: --jobs 1 vs --jobs 2 on generated items (speed-up ratio, required >= 1.7x), then an
 unchanged re-run (required < 2 s). Everything is timed in this run on the same generated study.
 
-Usage: python benchmarks/bench_prepare.py [--items 8] [--seconds 10] [--repeats 2] [--workdir DIR]
+Usage: python benchmarks/bench_prepare.py [--items 10] [--seconds 10] [--repeats 2] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from harness.audio import write_audio  # noqa: E402
 from harness.prepare import prepare  # noqa: E402
 from harness.signals import music_like, speech_like  # noqa: E402
 
-CONDITIONS = [(6, True), (9, False), (12, False), (18, True), (24, True)]  # (kbps, vbr)
+# (kbps, vbr): a typical full MUSHRA trial: 7 conditions + 2 anchors + hidden reference = 10 signals
+CONDITIONS = [(6, True), (8, False), (10, True), (12, False), (16, True), (24, True), (32, False)]
 
 
 def make_study(folder: Path, n_items: int, seconds: float) -> Path:
@@ -52,7 +53,7 @@ def timed(study: Path, out: Path, jobs: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=8)
+    ap.add_argument("--items", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--repeats", type=int, default=2, help="alternating jobs=1/jobs=2 runs; the best of each counts")

@@ -121,24 +121,11 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
               for a in study.anchors]
     specs += codec_specs
 
-    # (2) reference excerpts
-    ref_keys: dict[str, str] = {}
-    for item in study.items:
-        key = cache_key(kind="excerpt", source_sha256=file_sha256(item.file), start=item.start, duration=item.duration,
-                        excerpt_seconds=study.excerpt_seconds, sample_rate=study.sample_rate, channels=study.channels,
-                        fade_ms=study.fade_ms, resampler=RESAMPLER, harness=__version__)
-        ref_keys[item.id] = key
-        if force or not cache.has(key):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                audio = reference_excerpt(file=item.file, item_id=item.id, start=item.start, duration=item.duration,
-                                          excerpt_seconds=study.excerpt_seconds, sample_rate=study.sample_rate,
-                                          channels=study.channels, fade_ms=study.fade_ms)
-            cache.put(key, {"item": item.id, "frames": int(audio.shape[0]),
-                            "warnings": [str(w.message) for w in caught]}, audio)
-        notes += cache.get(key, with_audio=False)[1].get("warnings", [])
-
-    # (3) render conditions
+    # keys first (they need only the sources' hashes), so the pool can start while excerpts are cut
+    ref_keys = {i.id: cache_key(kind="excerpt", source_sha256=file_sha256(i.file), start=i.start, duration=i.duration,
+                                excerpt_seconds=study.excerpt_seconds, sample_rate=study.sample_rate,
+                                channels=study.channels, fade_ms=study.fade_ms, resampler=RESAMPLER,
+                                harness=__version__) for i in study.items}
     keys = {(i.id, s["id"]): (ref_keys[i.id] if s["kind"] == "reference" else
                               cache_key(kind="stimulus", reference=ref_keys[i.id], harness=__version__, **s["identity"]))
             for i in study.items for s in specs}
@@ -150,12 +137,28 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
             if s["kind"] != "reference" and (force or not cache.has(keys[(i.id, s["id"])]))]
     hits = len(study.items) * (len(specs) - 1) - len(todo)
     results: dict[str, dict] = {}
-    bar = tqdm(total=len(todo) + len(item_todo), desc="prepare", unit="task", disable=not progress, leave=False)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) if jobs > 1 and (
-        len(todo) + len(item_todo)) > 1 else None
+    pool = None
+    if jobs > 1 and len(todo) + len(item_todo) > 1:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+        for _ in range(jobs):  # workers import numpy/scipy/codecs while this process cuts the excerpts
+            pool.submit(_warm_up)
+    bar = None
     try:
         def run(fn: Callable, *args):
             return pool.submit(fn, *args) if pool else _Done(fn(*args))
+
+        for item in item_todo:  # (2) reference excerpts (validated here: bad audio fails before codec work)
+            key = ref_keys[item.id]
+            if force or not cache.has(key):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    audio = reference_excerpt(file=item.file, item_id=item.id, start=item.start,
+                                              duration=item.duration, excerpt_seconds=study.excerpt_seconds,
+                                              sample_rate=study.sample_rate, channels=study.channels,
+                                              fade_ms=study.fade_ms)
+                cache.put(key, {"item": item.id, "frames": int(audio.shape[0]),
+                                "warnings": [str(w.message) for w in caught]}, audio)
+        bar = tqdm(total=len(todo) + len(item_todo), desc="prepare", unit="task", disable=not progress, leave=False)
 
         def render_spec(s: dict) -> dict:
             return {k: v for k, v in s.items() if k in ("kind", "anchor", "codec", "kbps", "options")}
@@ -185,14 +188,16 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
                     if waiting[iid] == 0:
                         pending[finalize(iid)] = ("item", iid)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if pool:
             pool.shutdown(cancel_futures=True)
     for i in study.items:
         if i.id not in results:
             results[i.id] = cache.get(finals[i.id], with_audio=False)[1]
     for i in study.items:
-        notes += results[i.id].get("warnings", [])
+        got = cache.get(ref_keys[i.id], with_audio=False)
+        notes += (got[1].get("warnings", []) if got else []) + results[i.id].get("warnings", [])
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=2)
 
@@ -214,6 +219,18 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
                          items_unchanged=len(study.items) - len(item_todo), seconds=time.perf_counter() - t0, jobs=jobs)
     (out / ".cache" / "last_run.json").write_text(json.dumps(dataclasses.asdict(stats)))
     return PrepareResult(manifest=manifest, folder=out, stats=stats, warnings=tuple(notes))
+
+
+def _warm_up() -> None:
+    """Worker start-up: import what rendering and finishing need (about 1.4 CPU-s, mostly scipy.signal)."""
+    import pyloudnorm  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+    import harness.prepare_items  # noqa: F401
+    import harness.stimuli  # noqa: F401
+    from harness.codecs import codec_names
+
+    codec_names()
 
 
 class _Done:
