@@ -62,6 +62,21 @@ def _sha256_file(path: str) -> str:
 _CODECS: dict[tuple, Any] = {}
 
 
+def _library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+_LIBRARIES = _library_versions()  # part of every cache key: a new metric library recomputes
+
+
 def _codec(name: str, kbps: float, options: tuple):
     key = (name, kbps, options)
     if key not in _CODECS:
@@ -93,7 +108,7 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
     keys = {}
     for m in cell.metrics:
         ident = {"reference_sha256": ref_sha, "source": source_id, "metric": m,
-                 "metric_options": dict(mopts.get(m, ())), "harness": __version__}
+                 "metric_options": dict(mopts.get(m, ())), "harness": __version__, "libraries": _LIBRARIES}
         keys[m] = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
         hit = cache / f"{keys[m]}.json" if cache else None
         if hit is not None and hit.exists():
