@@ -34,6 +34,7 @@ class Database:
     Read: sessionmaker
     lock_path: Path | None = None  # SQLite: writers queue on this file lock instead of SQLite's busy sleeps
     _thread_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    _lock_file: list = dataclasses.field(default_factory=list)  # [file object], opened once per process
 
     @contextlib.contextmanager
     def write_lock(self):
@@ -49,12 +50,14 @@ class Database:
             except ImportError:  # not POSIX: the thread lock and busy_timeout remain
                 yield
                 return
-            with open(self.lock_path, "a") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+            if not self._lock_file:
+                self._lock_file.append(open(self.lock_path, "a"))  # noqa: SIM115 - kept for the process' life
+            fh = self._lock_file[0]
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def write(self):
@@ -63,6 +66,9 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        for fh in self._lock_file:
+            fh.close()
+        self._lock_file.clear()
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
@@ -82,9 +88,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # the reader runs in autocommit: each SELECT sees the latest committed state, no BEGIN/ROLLBACK round trips
 
     return engine
 

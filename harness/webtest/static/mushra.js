@@ -82,7 +82,7 @@
   state.submit = submit;
 
   function ensurePlayer(rate) {
-    if (!state.player || state.player.ctx.sampleRate !== rate) state.player = new window.MushraPlayer(rate);
+    if (!state.player || state.player.requestedRate !== rate) state.player = new window.MushraPlayer(rate);
     return state.player;
   }
   state.ensurePlayer = ensurePlayer;

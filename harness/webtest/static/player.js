@@ -22,7 +22,12 @@
   class Player {
     constructor(sampleRate) {
       const AC = window.AudioContext || window.webkitAudioContext;
-      this.ctx = new AC({ sampleRate: sampleRate, latencyHint: 'interactive' });
+      this.requestedRate = sampleRate;
+      try {
+        this.ctx = new AC({ sampleRate: sampleRate, latencyHint: 'interactive' });
+      } catch (e) {  // a browser that cannot run at this rate: decodeAudioData resamples (noted in telemetry)
+        this.ctx = new AC({ latencyHint: 'interactive' });
+      }
       this.output = this.ctx.createGain();
       this.output.connect(this.ctx.destination);
       this.buffers = []; this.gains = []; this.sources = null;
