@@ -4,8 +4,9 @@
    with a pool of 1 and of 2 spawn-started single-threaded workers; prints the speed-up (target >= 1.7x on
    2 idle cores; worker start-up, including each worker's model/JIT load, is counted); then a re-run served by
    the cache.
-2. ViSQOL: seconds per second of audio through `harness.analysis.metrics` vs calling visqol-python directly
-   (`VisqolApi.measure` on the same files, same mode/mapper); target: ours within 1.2x.
+2. ViSQOL (speech mode on the shared speech, audio mode on two 48 kHz music files): seconds per second of audio
+   through `harness.analysis.metrics` vs calling visqol-python directly (`VisqolApi.measure` on the same files,
+   same mode/mapper); target: ours within 1.2x.
 
 Run: MUSHRA_SHARED=../shared .venv/bin/python benchmarks/bench_evaluate.py [--kbps 6,8,10,12,16,24]
 """
@@ -53,12 +54,14 @@ def bench_evaluate(items: Path, kbps: list[float], out: Path) -> None:
           f"cached re-run {cached:.2f} s ({times[1] / cached:.0f}x faster)")
 
 
-def bench_visqol(files: list[Path], repeats: int = 2) -> None:
+def bench_visqol(files: list[Path], *, mode: str = "speech", repeats: int = 2) -> None:
     import numpy as np
     from visqol import VisqolApi
 
-    from harness.analysis.metrics import visqol_speech
+    from harness.analysis.metrics import visqol_audio, visqol_speech
     from harness.audio import read_audio, write_audio
+
+    ours_fn = visqol_speech if mode == "speech" else visqol_audio
 
     tmp = Path(tempfile.mkdtemp())
     pairs = []
@@ -70,9 +73,12 @@ def bench_visqol(files: list[Path], repeats: int = 2) -> None:
         pairs.append((str(f), str(tmp / f"d{i}.wav"), x, y, sr))
     seconds = sum(p[2].shape[0] / p[4] for p in pairs)
     api = VisqolApi()
-    api.create(mode="speech", use_lattice_model=True)
+    if mode == "speech":
+        api.create(mode="speech", use_lattice_model=True)
+    else:
+        api.create(mode="audio")
     api.measure(pairs[0][0], pairs[0][1])  # warm both (JIT, models)
-    visqol_speech(reference=pairs[0][2], degraded=pairs[0][3], sample_rate=pairs[0][4])
+    ours_fn(reference=pairs[0][2], degraded=pairs[0][3], sample_rate=pairs[0][4])
     direct = ours = 0.0
     for _ in range(repeats):  # interleaved so machine load hits both alike
         for ref, deg, x, y, sr in pairs:
@@ -80,12 +86,12 @@ def bench_visqol(files: list[Path], repeats: int = 2) -> None:
             a = api.measure(ref, deg).moslqo
             direct += time.perf_counter() - t
             t = time.perf_counter()
-            b = visqol_speech(reference=read_audio(ref)[0], degraded=read_audio(deg)[0], sample_rate=sr).value
+            b = ours_fn(reference=read_audio(ref)[0], degraded=read_audio(deg)[0], sample_rate=sr).value
             ours += time.perf_counter() - t
             assert abs(a - b) < 1e-6, (a, b)
     total = seconds * repeats
     ratio = ours / direct
-    print(f"ViSQOL speech: direct {direct / total:.3f} s per s of audio, ours {ours / total:.3f} s per s "
+    print(f"ViSQOL {mode}: direct {direct / total:.3f} s per s of audio, ours {ours / total:.3f} s per s "
           f"(ratio {ratio:.2f}x) -> {'PASS' if ratio <= 1.2 else 'FAIL'} (<= 1.2x); identical MOS-LQO")
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -108,7 +114,10 @@ def main() -> None:
                 n += 1
         print(f"{n} items (shared speech, tts, mixed)")
         bench_evaluate(items, [float(k) for k in args.kbps.split(",")], Path(d) / "out")
-    bench_visqol(speech)
+    bench_visqol(speech, mode="speech")
+    music = sorted((_shared() / "audio" / "music").glob("*.wav"))[:2]  # 48 kHz
+    if music:
+        bench_visqol(music, mode="audio", repeats=1)
     print(f"load average {os.getloadavg()[0]:.1f} at end (other processes distort wall-clock ratios)")
 
 
