@@ -80,9 +80,15 @@ _LIBRARIES = _library_versions()  # part of every cache key: a new metric librar
 def _codec(name: str, kbps: float, options: tuple):
     key = (name, kbps, options)
     if key not in _CODECS:
-        from harness.codecs import create_codec
+        from harness.codecs import CodecUnavailable, create_codec, get_codec_class
 
-        _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
+        try:
+            _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
+        except CodecUnavailable:
+            if not options:
+                raise
+            # availability() knows no options; model_dir=/weights=/random_weights= may make the codec usable
+            _CODECS[key] = get_codec_class(name)(kbps=kbps, **dict(options))
     return _CODECS[key]
 
 
