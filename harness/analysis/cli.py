@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="screen ratings, compute statistics, write curves/tables/HTML report",
                        description="Analyse a listening test: post-screening, statistics, curves, tables, report.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--db", metavar="URL", help="database URL of the web app (sqlite:///..., postgresql+psycopg://...)")
+    src.add_argument("--db", metavar="URL",
+                     help="database URL of the web app (sqlite:///..., postgresql+psycopg://...)")
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")

@@ -184,16 +184,14 @@ def attach_manifest(frame: pd.DataFrame, manifest) -> pd.DataFrame:
     df = frame.copy()
     cat = {i.id: i.category for i in manifest.items}
     cond = {c.id: c for c in manifest.conditions}
-    measured: dict[str, list[float]] = {}
-    for s in manifest.stimuli:
-        if s.measured_kbps is not None:
-            measured.setdefault(s.condition, []).append(float(s.measured_kbps))
+    measured = {(s.item, s.condition): float(s.measured_kbps) for s in manifest.stimuli
+                if s.measured_kbps is not None}  # per stimulus, so per-category curves use their own bitrate
     item_cat = df["item"].map(cat)
     df["category"] = np.where((df["category"] == "all") & item_cat.notna(), item_cat, df["category"])
     for col, get in (("codec", lambda c: c.codec), ("kbps", lambda c: c.kbps)):
         vals = df["condition"].map(lambda x, g=get: g(cond[x]) if x in cond else None)
         df[col] = df[col].where(df[col].notna(), vals)
-    meas = df["condition"].map(lambda x: float(np.mean(measured[x])) if x in measured else np.nan)
+    meas = pd.Series([measured.get(k, np.nan) for k in zip(df["item"], df["condition"])], index=df.index)
     df["measured_kbps"] = df["measured_kbps"].where(df["measured_kbps"].notna(), meas)
     kinds = df["condition"].map(lambda x: cond[x].kind if x in cond else None)
     df["kind"] = kinds.where(kinds.notna(), df["kind"])

@@ -50,3 +50,27 @@ def test_bad_ratings_give_clear_errors(tmp_path):
         load_ratings(tmp_path / "nope.csv")
     df = load_ratings(pd.DataFrame({"rater": ["a"], "item": ["i"], "condition": ["lp7"], "score": [np.int64(3)]}))
     assert df.loc[0, "kind"] == "anchor" and df.loc[0, "category"] == "all"
+
+
+def test_attach_manifest_fills_codec_bitrate_and_category():
+    from harness.analysis.load import attach_manifest
+    from harness.manifest import ConditionRecord, ItemRecord, Manifest, StimulusRecord
+
+    def stim(item, cond, kind, measured=None):
+        return StimulusRecord(item=item, condition=cond, kind=kind, path="x.wav", sha256="", loudness_lufs=-23.0,
+                              gain_db=0.0, codec="opus" if kind == "codec" else None,
+                              nominal_kbps=6.0 if kind == "codec" else None, measured_kbps=measured)
+
+    m = Manifest(study_name="t", study_hash="h", sample_rate=48000, channels=1, loudness_target_lufs=-23.0,
+                 items=(ItemRecord("a", "speech", "a.wav", "a.wav", 5.0),
+                        ItemRecord("b", "music", "b.wav", "b.wav", 5.0)),
+                 conditions=(ConditionRecord("reference", "reference"),
+                             ConditionRecord("opus_6", "codec", "opus", 6.0)),
+                 stimuli=(stim("a", "reference", "reference"), stim("b", "reference", "reference"),
+                          stim("a", "opus_6", "codec", 5.8), stim("b", "opus_6", "codec", 6.3)))
+    df = load_ratings(pd.DataFrame({"rater": ["r"] * 4, "item": ["a", "a", "b", "b"],
+                                    "condition": ["reference", "opus_6"] * 2, "score": [100, 50, 95, 60]}))
+    out = attach_manifest(df, m).set_index(["item", "condition"])
+    assert out.loc[("a", "opus_6"), "codec"] == "opus" and out.loc[("a", "opus_6"), "kbps"] == 6.0
+    assert out.loc[("a", "opus_6"), "measured_kbps"] == 5.8 and out.loc[("b", "opus_6"), "measured_kbps"] == 6.3
+    assert out.loc[("b", "reference"), "category"] == "music" and out.loc[("a", "reference"), "kind"] == "reference"
