@@ -43,7 +43,7 @@ def bootstrap_means(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, rng: 
     x = np.asarray(values, dtype=np.float64)
     n = x.size
     uniq, counts = np.unique(x, return_counts=True)
-    if uniq.size * 4 <= n or uniq.size <= 256:
+    if uniq.size * 4 <= n:  # few distinct values: cheaper than drawing n indices per resample
         draws = rng.multinomial(n, counts / n, size=n_resamples)  # exact: counts of each distinct value
         return draws @ uniq / n
     out = np.empty(n_resamples)
