@@ -106,6 +106,17 @@ def test_loads_a_local_save_pretrained_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSHRA_ENCODEC_DIR", str(tmp_path / "weights"))
     assert Encodec24.availability() == (True, f"weights: {folder}")
     assert create_codec("encodec_24khz", kbps=3).encode(x) == want
+    # the Hugging Face hub cache layout (models--facebook--encodec_24khz/snapshots/<commit>/...) is found offline
+    monkeypatch.delenv("MUSHRA_ENCODEC_DIR")
+    snap = tmp_path / "hf" / "models--facebook--encodec_24khz" / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    (snap.parents[1] / "refs").mkdir()
+    (snap.parents[1] / "refs" / "main").write_text("0" * 40)
+    for f in folder.iterdir():
+        (snap / f.name).symlink_to(f)
+    ok, reason = Encodec24.availability()
+    assert ok and reason == "weights: facebook/encodec_24khz (Hugging Face cache)", reason
+    assert create_codec("encodec_24khz", kbps=3).encode(x) == want
     # weights of the wrong model are refused
     with pytest.raises(CodecError, match="not encodec_48khz"):
         Encodec48(kbps=6, weights=str(folder))
