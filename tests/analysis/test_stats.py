@@ -90,3 +90,13 @@ def test_live_summary():
     assert list(live.columns) == ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_t_low", "ci_t_high",
                                   "median"]
     assert S.live_summary(df.iloc[:0]).empty
+
+
+def test_both_exact_resamplers_match_theory():
+    rng = np.random.default_rng(5)
+    few = rng.integers(0, 10, 400).astype(float)  # 10 distinct values: multinomial path
+    many = few + rng.uniform(0, 1e-6, few.size)  # all distinct: index path
+    for x in (few, many):
+        boot = S.bootstrap_means(x, n_resamples=4000, rng=np.random.default_rng(0))
+        assert boot.mean() == pytest.approx(x.mean(), abs=0.02)
+        assert boot.std() == pytest.approx(x.std() / np.sqrt(x.size), rel=0.06)  # plug-in SE of the mean
