@@ -145,8 +145,14 @@ def main() -> int:
                     break
             except OSError:
                 time.sleep(0.05)
-        procs_srv = _server_procs(server.pid)
+        for _ in range(100):  # every worker forked...
+            procs_srv = _server_procs(server.pid)
+            if len(procs_srv) >= args.workers + 1:
+                break
+            time.sleep(0.1)
+        time.sleep(3.0)  # ...and done loading the app: else the first worker accepts every keep-alive client
         cpu0 = _cpu(procs_srv)
+        per_worker0 = [_cpu([p]) for p in procs_srv[1:]]
         load0 = os.getloadavg()[0]
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
@@ -165,6 +171,7 @@ def main() -> int:
             p.join()
         elapsed = time.monotonic() - t_start
         server_cpu = _cpu(procs_srv) - cpu0
+        per_worker = [round(_cpu([p]) - c0, 1) for p, c0 in zip(procs_srv[1:], per_worker0)]
         load1 = os.getloadavg()[0]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -190,7 +197,8 @@ def main() -> int:
           f"lost rows: {saved * n_cond - rows}; duplicated (trial, condition): {len(dup)}")
     per = 1000 * server_cpu / max(saved, 1)
     print(f"server CPU: {server_cpu:.1f} s = {per:.2f} ms per submission (with its GET next and the session "
-          f"creations); 2 idle cores would allow about {2000 / per:.0f} submissions/s for the server alone")
+          f"creations); 2 idle cores would allow about {2000 / per:.0f} submissions/s for the server alone; "
+          f"CPU s per worker: {per_worker}")
     print(f"machine load average during the run: {load0:.1f} -> {load1:.1f} (other work on the machine slows this)")
     ok = errors == 0 and rows == saved * n_cond and not dup and saved / elapsed >= 300
     print("PASS" if ok else "FAIL")
