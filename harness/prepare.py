@@ -208,7 +208,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
         rater=study.rater_dict(),
         settings={"harness_version": __version__, "resampler": RESAMPLER, "format": "WAV PCM_16",
                   "loudness": "ITU-R BS.1770-4 integrated loudness (pyloudnorm)", **study.stimulus_settings(),
-                  "item_loudness_lufs": {iid: r["target"] for iid, r in results.items()},
+                  "item_loudness_lufs": {i.id: results[i.id]["target"] for i in study.items},
                   "study_file": study.path, "skipped_ladder_cells": [dict(s) for s in study.skipped],
                   "skipped_unavailable": unavailable, "warnings": notes},
     )

@@ -142,3 +142,12 @@ def test_unusable_codec_fails_up_front_or_is_skipped(tmp_path):
         res = prepare(study, tmp_path / "out", jobs=1, progress=False, skip_unavailable=True)
     assert [s["codec"] for s in res.manifest.settings["skipped_unavailable"]] == [name]
     assert all(s.codec != name for s in res.manifest.stimuli)
+
+
+def test_manifest_bytes_are_reproducible(prepared, tmp_path):
+    study, out, _ = prepared
+    again = prepare(study, tmp_path / "again", jobs=2, progress=False, force=True)
+    a = json.loads((out / "manifest.json").read_text())
+    b = json.loads((again.folder / "manifest.json").read_text())
+    assert a["stimuli"] == b["stimuli"] and a["study_hash"] == b["study_hash"]  # same audio, bit for bit
+    assert list(a["settings"]["item_loudness_lufs"]) == ["s1", "m1"] == list(b["settings"]["item_loudness_lufs"])
