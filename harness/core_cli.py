@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")
     p.add_argument("--no-serve", action="store_true", help="do not start the web server; print the summary")
     p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="server port (default 8000)")
+    p.add_argument("--port", type=int, default=5000, help="server port (default 5000)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes for prepare (default: all cores)")
     p.set_defaults(func=cmd_demo)
 

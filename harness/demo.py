@@ -8,6 +8,7 @@ Hooks for the other parts (guarded: a part missing from this build prints what w
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -75,7 +76,7 @@ def write_demo_study(out: Path) -> Path:
     return study
 
 
-def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 8000, jobs: int | None = None
+def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 5000, jobs: int | None = None
              ) -> int:
     from harness.prepare import prepare
 
@@ -104,6 +105,6 @@ def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: in
         print(f"(report not available in this build: {exc})")
         print(json.dumps({"study": str(study), "stimuli": str(stim), "manifest": str(stim / "manifest.json")}))
         return 0
-    report = demo_report(stim, out / "report")
+    report = demo_report(stim, out / "report", jobs=jobs or os.cpu_count() or 1)
     print(f"report: {report}")
     return 0
