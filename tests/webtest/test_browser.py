@@ -100,7 +100,9 @@ CAPTURE_JS = """async ([firstKey, secondKey]) => {
   key(secondKey);
   const switchEnd = p.busyUntil;
   await new Promise((r) => setTimeout(r, 600));
-  p.output.disconnect(node); node.disconnect();
+  p.output.disconnect(node);
+  await new Promise((r) => setTimeout(r, 300));  // let queued quanta messages arrive
+  node.disconnect();
   return {quanta, switchEnd, t0: p.t0, rate: ctx.sampleRate, state: ctx.state, active: p.active};
 }"""
 
