@@ -13,7 +13,8 @@ Template placeholders (Python ``str.format`` fields; paths are shell-quoted wher
 Options: ``encode``, ``decode`` (templates, required), ``sample_rate`` (48000), ``channels`` (1), ``bitrates``
 (list of kbps points, ``[low, high]`` table ``{range = [low, high]}``, or ``"low-high"``; default: any),
 ``delay_samples`` (0: samples the decoded output lags the input, at ``sample_rate``), ``timeout_s`` (120 per step),
-``suffix`` (payload file extension, ".bin"), ``wav_subtype`` ("PCM_16"), ``shell`` (false), ``label``/``name``.
+``suffix`` (payload file extension, ".bin"), ``wav_subtype`` ("PCM_16"), ``shell`` (false), ``label``/``name``,
+``version`` (a command whose first output line is recorded as the tool's version, e.g. "opusenc --version").
 Commands run without a shell (``shlex.split``) unless ``shell = true``.
 """
 
@@ -64,6 +65,21 @@ def _fmt_kbps(kbps: float) -> str:
     return f"{kbps:g}"
 
 
+_VERSIONS: dict[str, str] = {}
+
+
+def _tool_version(command: str) -> str:
+    """First non-empty line a version command prints (stdout, else stderr); cached per process."""
+    if command not in _VERSIONS:
+        try:
+            proc = subprocess.run(shlex.split(command), capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise CodecError(f"command codec: version command {command!r} failed: {exc}") from None
+        text = (proc.stdout or proc.stderr).decode("utf-8", "replace").strip().splitlines()
+        _VERSIONS[command] = text[0].strip() if text else "unknown"
+    return _VERSIONS[command]
+
+
 @register
 class CommandCodec(Codec):
     """A user codec run through its own command-line tools (see the module docstring for the options)."""
@@ -77,7 +93,8 @@ class CommandCodec(Codec):
     def __init__(self, *, kbps: float, encode: str | None = None, decode: str | None = None,
                  sample_rate: int = 48000, channels: int = 1, bitrates: Any = None, delay_samples: int = 0,
                  timeout_s: float = 120.0, suffix: str = ".bin", wav_subtype: str = "PCM_16", shell: Any = False,
-                 label: str | None = None, name: str | None = None, **options: Any) -> None:
+                 label: str | None = None, name: str | None = None, version: str | None = None,
+                 **options: Any) -> None:
         self.bitrates = parse_bitrates(bitrates)
         self.label = str(label or name or "command")
         if options:
@@ -98,6 +115,8 @@ class CommandCodec(Codec):
         self.shell = shell if isinstance(shell, bool) else str(shell).lower() in ("1", "true", "yes")
         for step, template in self.templates.items():
             self._check_template(step, template)
+        self.version_command = version
+        self._version = _tool_version(str(version)) if version else None
 
     # --- configuration checks --------------------------------------------------------------------------------
     def _check_template(self, step: str, template: str) -> None:
@@ -135,7 +154,7 @@ class CommandCodec(Codec):
                 "wav_subtype": self.wav_subtype, "shell": self.shell, "bitrates": self.bitrates.describe()}
 
     def versions(self) -> dict[str, str]:
-        out = {}
+        out = {"tool": self._version} if self._version else {}
         if not self.shell:
             for step, template in self.templates.items():
                 exe = shlex.split(template)[0]

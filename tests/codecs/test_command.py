@@ -16,7 +16,7 @@ COPY = dict(encode="cp {input} {output}", decode="cp {input} {output}", suffix="
 OPUS_TOOLS = dict(
     encode="opusenc --quiet --bitrate {kbps} --hard-cbr {input} {output}",
     decode="opusdec --quiet --rate {sample_rate} {input} {output}",
-    suffix=".opus", bitrates=[6, 9, 12, 18, 24, 32, 64], label="opus-tools",
+    suffix=".opus", bitrates=[6, 9, 12, 18, 24, 32, 64], label="opus-tools", version="opusenc --version",
 )
 
 
@@ -46,6 +46,7 @@ def test_opus_tools_worked_example(kbps):
     assert r.measured_kbps == pytest.approx(r.payload_bytes * 8 / 2.0 / 1000)
     assert kbps < r.measured_kbps < kbps * 1.5
     assert r.versions["encode_program"].endswith("opusenc")
+    assert r.versions["tool"].startswith("opusenc opus-tools")
 
 
 def test_bitrate_options():
