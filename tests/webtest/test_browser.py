@@ -142,6 +142,15 @@ def _check_switch_keeps_position(cap: dict, ref: np.ndarray, second: np.ndarray)
     assert before.max() < 1e-4, f"reference lost its position before the switch (max err {before.max():.3g})"
     assert after.max() < 1e-4, f"sound 2 does not continue at the reference's position (max err {after.max():.3g})"
     assert len(after) > SR // 4 and np.abs(y[sw_end + 1:]).max() > 0.05  # it really played
+    # never a cross-fade: 5 ms in which only the reference sounds, fading out, then 5 ms of sound 2 fading in
+    fade = int(0.005 * SR)
+    for sig, a, b, direction in ((ref, sw_end - 2 * fade, sw_end - fade, -1), (second, sw_end - fade, sw_end, 1)):
+        x = sig[idx[a:b]]
+        ok = np.abs(x) > 0.05
+        gain = y[a:b][ok] / x[ok]  # the output is this one signal times a gain in [0, 1]...
+        assert gain.min() > -0.02 and gain.max() < 1.02, f"cross-fade or overshoot: gains {gain.round(3)}"
+        steps_ = np.diff(gain) * direction
+        assert steps_.min() > -0.02, f"fade is not monotonic: {gain.round(3)}"  # ...falling, then rising
 
 
 def _loop_offset(block: np.ndarray, signal: np.ndarray) -> tuple[int, float]:
