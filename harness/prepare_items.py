@@ -30,7 +30,7 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
     ``parts`` are ``(condition id, kind, cache key)``; the hidden reference's key is the reference excerpt's.
     """
     from harness.audio import write_audio
-    from harness.stimuli import LAG_WARN_MS, align_loudness, residual_lag_ms
+    from harness.stimuli import LAG_WARN_MS, align_loudness, correlation_at_lag, residual_lag_ms
     from harness.study import file_sha256
 
     cache, root = Cache(cache_root), Path(out)
@@ -49,8 +49,11 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
         y = audio[cid] * np.float32(10 ** (gains[cid] / 20))
         lag = 0.0 if cid == HIDDEN_REFERENCE else residual_lag_ms(ref, y, sample_rate)
         if abs(lag) > LAG_WARN_MS:
+            corr = correlation_at_lag(ref, y, int(round(lag * sample_rate / 1000.0)))
+            hint = ("the codec's delay_samples may be wrong" if corr >= 0.3 else
+                    "but the stimulus hardly resembles the reference there, so the lag is uncertain; listen to it")
             warns.append(f"item '{item_id}', condition '{cid}': residual lag {lag:+.2f} ms against the reference "
-                         f"(more than {LAG_WARN_MS:g} ms); the codec's delay_samples may be wrong")
+                         f"(more than {LAG_WARN_MS:g} ms; correlation {corr:.2f} at that lag); {hint}")
         rels = [stimulus_path(item_id, cid)] + ([reference_path(item_id)] if cid == HIDDEN_REFERENCE else [])
         for rel in rels:
             write_audio(root / rel, y, sample_rate)

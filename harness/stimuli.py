@@ -105,3 +105,19 @@ def align_loudness(stimuli: dict[str, np.ndarray], sample_rate: int, *, target_l
 def residual_lag_ms(reference: np.ndarray, stimulus: np.ndarray, sample_rate: int) -> float:
     """Lag of ``stimulus`` behind ``reference`` in ms (cross-correlation, +-50 ms search)."""
     return 1000.0 * estimate_lag(reference=reference, degraded=stimulus, sample_rate=sample_rate) / sample_rate
+
+
+def correlation_at_lag(reference: np.ndarray, stimulus: np.ndarray, lag: int) -> float:
+    """Pearson correlation of the channel-averaged signals with ``stimulus`` shifted back by ``lag`` samples.
+
+    Near 1 for a coded version of the reference; near 0 when the stimulus does not resemble it, in which case a
+    measured lag means little."""
+    r = np.asarray(reference, dtype=np.float64).mean(axis=1)
+    d = np.asarray(stimulus, dtype=np.float64).mean(axis=1)
+    if lag > 0:
+        r, d = r[: len(r) - lag], d[lag:]
+    elif lag < 0:
+        r, d = r[-lag:], d[: len(d) + lag]
+    r, d = r - r.mean(), d - d.mean()
+    denom = float(np.sqrt(np.dot(r, r) * np.dot(d, d)))
+    return float(np.dot(r, d) / denom) if denom > 0 else 0.0

@@ -151,3 +151,18 @@ def test_manifest_bytes_are_reproducible(prepared, tmp_path):
     b = json.loads((again.folder / "manifest.json").read_text())
     assert a["stimuli"] == b["stimuli"] and a["study_hash"] == b["study_hash"]  # same audio, bit for bit
     assert list(a["settings"]["item_loudness_lufs"]) == ["s1", "m1"] == list(b["settings"]["item_loudness_lufs"])
+
+
+def test_misaligned_codec_is_measured_and_warned(tmp_path):
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).with_name("delay_tool.py")
+    body = ITEMS + (f'\n[[conditions]]\nid = "late"\ncodec = "command"\nkbps = 768\n'
+                    f'[conditions.options]\nencode = "cp {{input}} {{output}}"\n'
+                    f'decode = "{sys.executable} {tool} {{input}} {{output}} 96"\n')
+    study = write_study(tmp_path, body, items=two_items())
+    with pytest.warns(UserWarning, match=r"condition 'late': residual lag \+2.00 ms .*correlation 1.00"):
+        res = prepare(study, tmp_path / "out", jobs=1, progress=False)
+    assert {s.item: s.residual_lag_ms for s in res.manifest.stimuli if s.condition == "late"} == {"s1": 2.0, "m1": 2.0}
+    assert all(s.residual_lag_ms == 0 for s in res.manifest.stimuli if s.kind != "codec")
