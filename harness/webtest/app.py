@@ -29,6 +29,10 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", JSON_SORT_KEYS=False)
     app.extensions["mushra"] = {"study": study, "db": db, "config": config}
     app.session_interface = _CookieOnlyForPages()
+    if config.trust_proxy:  # X-Forwarded-For/-Proto/-Host from ONE reverse proxy you control
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     bucket = TokenBucket(config.rate_limit_per_s, config.rate_burst)
 
     from harness.webtest import admin, api, audio, pages
@@ -72,10 +76,6 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
         if request.path.startswith(JSON_PREFIXES):
             return _error(500, "internal_error", "internal server error; the request was not saved, retry")
         return "Internal server error. Please retry in a moment.", 500
-
-    @app.teardown_appcontext
-    def _noop(_exc):
-        return None
 
     return app
 

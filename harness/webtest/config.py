@@ -14,6 +14,7 @@ from harness.errors import ManifestError
 ADMIN_TOKEN_ENV = "MUSHRA_ADMIN_TOKEN"
 SECRET_KEY_ENV = "MUSHRA_SECRET_KEY"
 RATE_LIMIT_ENV = "MUSHRA_RATE_LIMIT"  # requests per second per IP per worker; 0 disables
+TRUST_PROXY_ENV = "MUSHRA_TRUST_PROXY"  # 1: behind one reverse proxy (use X-Forwarded-* headers)
 MAX_SIGNALS = 12  # ITU-R BS.1534-3: at most 12 signals per trial, hidden reference and anchors included
 
 
@@ -42,7 +43,8 @@ class AppConfig:
         secret = os.environ.get(SECRET_KEY_ENV) or _persistent_secret(folder)
         rate = float(os.environ.get(RATE_LIMIT_ENV, "20"))
         return cls(study_dir=folder, db_url=url, secret_key=secret,
-                   admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, rate_limit_per_s=rate)
+                   admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, rate_limit_per_s=rate,
+                   trust_proxy=os.environ.get(TRUST_PROXY_ENV, "") in ("1", "true", "yes"))
 
 
 def default_db_url(folder: Path) -> str:

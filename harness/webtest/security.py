@@ -36,18 +36,17 @@ class TokenBucket:
 
 
 def client_ip(request: Request, *, trust_proxy: bool) -> str:
-    if trust_proxy and request.headers.get("X-Forwarded-For"):
-        return request.headers["X-Forwarded-For"].split(",")[0].strip()
+    """The client's address (with ``trust_proxy``, ProxyFix has already put X-Forwarded-For there)."""
     return request.remote_addr or "?"
 
 
 def origin_ok(request: Request) -> bool:
-    """A present Origin header must name this server (scheme, host and port)."""
+    """A present Origin header must name this server's host (and port). The scheme is not compared: behind a
+    TLS-terminating proxy the app sees http while the browser says https."""
     origin = request.headers.get("Origin")
     if not origin:
         return True
-    o, h = urlsplit(origin), urlsplit(request.host_url)
-    return (o.scheme, o.netloc) == (h.scheme, h.netloc)
+    return urlsplit(origin).netloc.lower() == request.host.lower()
 
 
 def csrf_token() -> str:

@@ -158,3 +158,19 @@ def test_rate_limit(study_dir, tmp_path):
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
     assert c.get("/healthz").get_json()["error"] == "rate_limited"
     app.extensions["mushra"]["db"].dispose()
+
+
+def test_behind_a_reverse_proxy(study_dir, tmp_path):
+    from harness.webtest import create_app
+    from tests.webtest.conftest import make_config
+
+    app = create_app(make_config(study_dir, f"sqlite:///{tmp_path / 'px.sqlite'}", rate_limit_per_s=1,
+                                 rate_burst=2, trust_proxy=True))
+    c = app.test_client()
+    fwd = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "study.example.org"}
+    r = c.post("/api/sessions", json={}, headers={**fwd, "Origin": "https://study.example.org"})
+    assert r.status_code == 201 and r.get_json()["resume_url"].startswith("https://study.example.org/")
+    assert c.post("/api/sessions", json={}, headers={**fwd, "Origin": "https://evil.example"}).status_code == 403
+    assert c.get("/healthz", headers=fwd).status_code == 429  # this client's bucket is empty...
+    assert c.get("/healthz", headers={**fwd, "X-Forwarded-For": "198.51.100.1"}).status_code == 200  # ...not others'
+    app.extensions["mushra"]["db"].dispose()
