@@ -1,7 +1,7 @@
 """Throughput of trial submissions: `mushra serve` (gunicorn, 2 workers) + SQLite, 32 concurrent clients.
 
-Each client takes sessions exactly like the page does (POST /api/sessions, GET .../next, POST .../trials/ID)
-for about 10 s over keep-alive HTTP connections. Printed: submissions/s (issue 5 requires >= 300), p50/p99
+Each client takes sessions exactly like the page does (POST /api/sessions, GET .../next once, then
+POST .../trials/ID whose answer carries the next step) for about 10 s over keep-alive HTTP connections. Printed: submissions/s (issue 5 requires >= 300), p50/p99
 latency of submissions, errors, and lost/duplicated rating rows counted in the database afterwards (0 required).
 
     .venv/bin/python benchmarks/bench_webtest.py [--clients 32] [--seconds 10] [--workers 2] [--db URL]
@@ -62,8 +62,8 @@ def _client(port: int, deadline: float, out: list, idx: int) -> None:
             errors += 1
             continue
         token = body["session"]
+        status, step = call("GET", f"/api/sessions/{token}/next")
         while time.monotonic() < deadline:
-            status, step = call("GET", f"/api/sessions/{token}/next")
             if status != 200:
                 errors += 1
                 break
@@ -72,13 +72,15 @@ def _client(port: int, deadline: float, out: list, idx: int) -> None:
             ratings = {s["id"]: 50 + (i * 7) % 50 for i, s in enumerate(step["stimuli"])}
             ratings[step["stimuli"][0]["id"]] = 100
             t0 = time.perf_counter()
-            status, _ = call("POST", f"/api/sessions/{token}/trials/{step['trial']}",
-                             {"ratings": ratings, "telemetry": {"plays": {s: 1 for s in ratings}}})
+            status, answer = call("POST", f"/api/sessions/{token}/trials/{step['trial']}",
+                                  {"ratings": ratings, "telemetry": {"plays": {s: 1 for s in ratings}}})
             lat.append(time.perf_counter() - t0)
             if status == 200:
                 saved += 1
+                step = answer["next"]  # the answer carries the next step, as the page uses it
             else:
                 errors += 1
+                status, step = call("GET", f"/api/sessions/{token}/next")
     conn.close()
     out.append((lat, errors, saved))
 
@@ -196,8 +198,8 @@ def main() -> int:
     print(f"errors: {errors}; trials saved in DB: {trials}; rating rows: {rows} (expected {saved * n_cond}); "
           f"lost rows: {saved * n_cond - rows}; duplicated (trial, condition): {len(dup)}")
     per = 1000 * server_cpu / max(saved, 1)
-    print(f"server CPU: {server_cpu:.1f} s = {per:.2f} ms per submission (with its GET next and the session "
-          f"creations); 2 idle cores would allow about {2000 / per:.0f} submissions/s for the server alone; "
+    print(f"server CPU: {server_cpu:.1f} s = {per:.2f} ms per submission (including the next step it returns and "
+          f"the session creations); 2 idle cores would allow about {2000 / per:.0f} submissions/s for the server alone; "
           f"CPU s per worker: {per_worker}")
     print(f"machine load average during the run: {load0:.1f} -> {load1:.1f} (other work on the machine slows this)")
     ok = errors == 0 and rows == saved * n_cond and not dup and saved / elapsed >= 300

@@ -97,9 +97,13 @@ def next_step(token: str):
 
 @bp.post("/sessions/<token>/trials/<int:trial_id>")
 def submit_trial(token: str, trial_id: int):
+    """Save a step; the answer also carries the session's next step (``next``, as GET .../next would give),
+    which saves the page and scripts a round trip."""
     body = _json_body()
     study, db = _ctx()
     try:
-        return jsonify(steps.submit(db, study, token, trial_id, body))
+        out = steps.submit(db, study, token, trial_id, body)
     except IntegrityError:  # (the conditional claim makes this unreachable; the UNIQUE constraint backs it up)
-        return jsonify(steps.submit(db, study, token, trial_id, body))
+        out = steps.submit(db, study, token, trial_id, body)
+    out["next"] = steps.next_step(db, study, token, audio_url=_audio_url(token))
+    return jsonify(out)

@@ -26,9 +26,10 @@ def _count(app, model) -> int:
 
 def test_full_session_and_done_code(app, client):
     r = Rater(client, "P-1")
-    steps = []
+    steps, carried = [], None
     while True:
         step = r.next()
+        assert carried is None or carried == step  # the answer to a submission carries the next step
         steps.append(step["kind"])
         if step["kind"] == "done":
             break
@@ -41,7 +42,9 @@ def test_full_session_and_done_code(app, client):
             payload = {"ratings": Rater.ratings_for(step), "telemetry": {"plays": {step["stimuli"][0]["id"]: 3}}}
         else:
             payload = {"answers": {"device": "earbuds", "comments": "fine"}}
-        assert r.post(step["trial"], payload).get_json()["status"] == "saved"
+        answer = r.post(step["trial"], payload).get_json()
+        assert answer["status"] == "saved" and answer["trial"] == step["trial"]
+        carried = answer["next"]
     assert steps == ["training", "mushra", "mushra", "questionnaire", "done"]
     settings = app.extensions["mushra"]["study"].settings
     assert step["completion_code"] == settings.completion_code and step["screened_out"] is False

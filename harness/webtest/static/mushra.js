@@ -57,9 +57,9 @@
     await advance();
   }
 
-  async function advance() {
+  async function advance(given) {  /* `given`: the next step returned with a submission (saves a request) */
     status('');
-    const step = await call('GET', '/api/sessions/' + state.token + '/next');
+    const step = given || await call('GET', '/api/sessions/' + state.token + '/next');
     state.step = step; state.pageStart = performance.now(); state.focusLosses = 0;
     const pr = step.progress;
     $('#progress').textContent = step.kind === 'training' ? 'Training' : step.kind === 'headphone' ? 'Headphone check'
@@ -110,8 +110,8 @@
         answers[step.tests[i].id] = Number(b.dataset.value);
         i += 1;
         if (i < step.tests.length) return render();
-        await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } });
-        advance().catch(fail);
+        const r = await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } });
+        advance(r.next).catch(fail);
       };
     });
     render();
@@ -142,9 +142,11 @@
         if (el && el.value) answers[q.id] = el.value;
       });
       $('#q-submit').disabled = true;
-      try { await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } }); }
-      finally { $('#q-submit').disabled = false; }
-      advance().catch(fail);
+      let r;
+      try { r = await submit(step.trial, { answers, telemetry: { time_on_page_ms: performance.now() - state.pageStart } }); }
+      catch (e) { $('#q-submit').disabled = false; fail(e); return; }
+      $('#q-submit').disabled = false;
+      advance(r.next).catch(fail);
     };
   }
 

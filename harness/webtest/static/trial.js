@@ -124,13 +124,14 @@
         reference_listen_ms: Math.round(player.listenMs[0] || 0), loop_changes: loopChanges, loop_s: player.loop,
         time_on_page_ms: Math.round(performance.now() - app.pageStart), focus_losses: app.focusLosses,
         sample_rate: player.ctx.sampleRate };
+      let r;
       try {
-        await app.submit(step.trial, { ratings, telemetry });
+        r = await app.submit(step.trial, { ratings, telemetry });
       } catch (e) { next.disabled = false; app.fail(e); return; }
       document.removeEventListener('keydown', onKey);
       cancelAnimationFrame(raf);
       player.stopNow();
-      app.advance().catch(app.fail);
+      app.advance(r.next).catch(app.fail);
     };
   }
   window.MushraTrial = { run };
