@@ -212,7 +212,7 @@ def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     if not np.any(r) or not np.any(d):
         return 0
     max_lag = max(1, min(n - 1, int(round(sample_rate * max_lag_ms / 1000.0))))
-    size = 1 << int(np.ceil(np.log2(2 * n)))
+    size = 1 << int(np.ceil(np.log2(n + max_lag)))  # no wrap-around for |lag| <= max_lag
     R, D = np.fft.rfft(r, size), np.fft.rfft(d, size)
     pr, pd = np.abs(R) ** 2, np.abs(D) ** 2
     keep = (pr > 1e-6 * pr.max()) & (pd > 1e-6 * pd.max())

@@ -138,6 +138,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
     hits = len(study.items) * (len(specs) - 1) - len(todo)
     results: dict[str, dict] = {}
     pool = None
+    parent_finishes = jobs <= 2
     if jobs > 1 and len(todo) + len(item_todo) > 1:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
         for _ in range(jobs):  # workers import numpy/scipy/codecs while this process cuts the excerpts
@@ -164,9 +165,12 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
             return {k: v for k, v in s.items() if k in ("kind", "anchor", "codec", "kbps", "options")}
 
         def finalize(iid: str):
-            return run(finalize_item, str(cache.root), str(out), finals[iid], iid,
-                       [(s["id"], s["kind"], keys[(iid, s["id"])]) for s in specs], study.sample_rate,
-                       study.loudness_lufs, study.peak_ceiling_dbfs)
+            args = (str(cache.root), str(out), finals[iid], iid, [(s["id"], s["kind"], keys[(iid, s["id"])])
+                                                                   for s in specs], study.sample_rate,
+                    study.loudness_lufs, study.peak_ceiling_dbfs)
+            # with up to 2 workers this process (otherwise idle) finishes items itself, so workers never import
+            # scipy (pyloudnorm): ~1 CPU-s saved per worker; with more, workers do it (no bottleneck here)
+            return _Done(finalize_item(*args)) if parent_finishes else run(finalize_item, *args)
 
         # an item is finished as soon as its own conditions are rendered (no barrier: workers stay busy)
         waiting = {i.id: 0 for i in item_todo}
@@ -176,7 +180,9 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
                        render_spec(s), {"item": iid, "condition": s["id"]}): ("render", iid) for iid, s in todo}
         pending.update({finalize(iid): ("item", iid) for iid, n in waiting.items() if n == 0})
         while pending:
-            done = [f for f in pending if f.done()] if not pool else wait(pending, return_when=FIRST_COMPLETED)[0]
+            done = [f for f in pending if isinstance(f, _Done)]  # finished in this process: no waiting
+            if not done:
+                done = wait(list(pending), return_when=FIRST_COMPLETED)[0]
             for f in done:
                 kind, iid = pending.pop(f)
                 value = f.result()
@@ -222,11 +228,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
 
 
 def _warm_up() -> None:
-    """Worker start-up: import what rendering and finishing need (about 1.4 CPU-s, mostly scipy.signal)."""
-    import pyloudnorm  # noqa: F401
-    import scipy.signal  # noqa: F401
-
-    import harness.prepare_items  # noqa: F401
+    """Worker start-up: import what rendering needs while the parent cuts the excerpts."""
     import harness.stimuli  # noqa: F401
     from harness.codecs import codec_names
 
