@@ -146,7 +146,7 @@ def test_unusable_codec_fails_up_front_or_is_skipped(tmp_path):
 
 def test_manifest_bytes_are_reproducible(prepared, tmp_path):
     study, out, _ = prepared
-    again = prepare(study, tmp_path / "again", jobs=2, progress=False, force=True)
+    again = prepare(study, tmp_path / "again", jobs=3, progress=False, force=True)  # workers finish items
     a = json.loads((out / "manifest.json").read_text())
     b = json.loads((again.folder / "manifest.json").read_text())
     assert a["stimuli"] == b["stimuli"] and a["study_hash"] == b["study_hash"]  # same audio, bit for bit
