@@ -66,15 +66,21 @@ def main() -> None:
         n = a.items * (len(CONDITIONS) + 2)
         print(f"{a.items} items x {a.seconds:g} s, {len(CONDITIONS)} Opus conditions + 2 anchors = {n} renders")
         t1 = t2 = float("inf")
+        cpu1 = cpu2 = 0.0
         for r in range(a.repeats):  # alternate so a burst of load elsewhere hits both settings alike
             d1, s1, c1 = timed(study, work / f"j1-{r}", 1)
             d2, s2, c2 = timed(study, work / f"j2-{r}", 2)
             assert s1.codec_runs == s2.codec_runs == n, (s1, s2)
             print(f"  run {r + 1}: jobs=1 {d1:.2f} s ({c1:.2f} cores busy), jobs=2 {d2:.2f} s ({c2:.2f} cores busy)")
+            if d1 < t1:
+                cpu1 = d1 * c1
+            if d2 < t2:
+                cpu2 = d2 * c2
             t1, t2 = min(t1, d1), min(t2, d2)
         t3, s3, _ = timed(study, work / f"j2-{a.repeats - 1}", 2)
         print(f"jobs=1: {t1:.2f} s   jobs=2: {t2:.2f} s   speed-up {t1 / t2:.2f}x (required >= 1.7x): "
               f"{'PASS' if t1 / t2 >= 1.7 else 'FAIL'}")
+        print(f"  CPU seconds: jobs=1 {cpu1:.1f}, jobs=2 {cpu2:.1f} (parallel overhead {100 * (cpu2 / cpu1 - 1):+.0f} %)")
         print("  (cores busy = CPU seconds / wall seconds; if jobs=2 got no more than jobs=1, other processes on this "
               "machine held the second core and the ratio says nothing about prepare)")
         print(f"unchanged re-run: {t3:.3f} s, {s3.codec_runs} renders, {s3.cache_hits} cache hits (required < 2 s): "
