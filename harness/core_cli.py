@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import tomllib
@@ -174,15 +175,19 @@ def _print_table(head: list[str], body: list[list[str]]) -> None:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from harness.audio import read_audio, validate_audio, write_audio
-    from harness.codecs import create_codec, transcode
+    from harness.codecs import create_codec, get_codec_class, transcode
 
     options = parse_options(args.option)
+    audio, sr = read_audio(args.input)
+    validate_audio(audio, sr, source=str(args.input))
+    cls = get_codec_class(args.codec)
+    if ("channels" not in options and "channels" in inspect.signature(cls.__init__).parameters
+            and audio.shape[1] in cls.channel_options):
+        options["channels"] = audio.shape[1]  # code a stereo file in stereo where the codec can
     try:
         codec = create_codec(args.codec, kbps=args.kbps, **options)
     except TypeError as exc:
         raise HarnessError(f"codec '{args.codec}' does not take these options ({exc}); see docs/codecs.md") from None
-    audio, sr = read_audio(args.input)
-    validate_audio(audio, sr, source=str(args.input))
     res = transcode(codec, audio, sr)
     write_audio(args.output, res.audio, sr)
     print(json.dumps({"codec": res.codec, "nominal_kbps": res.nominal_kbps, "measured_kbps": round(res.measured_kbps, 4),

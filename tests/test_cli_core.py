@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from harness.audio import estimate_lag, read_audio
@@ -50,3 +51,13 @@ def test_cli_errors_are_clear(tmp_path, capsys, make_wav):
     assert main(["prepare", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")]) == 2
     assert "mushra init" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_encode_codes_stereo_in_stereo(tmp_path, capsys, make_wav):
+    left, right = speechlike(seconds=1.0, seed=1), speechlike(seconds=1.0, seed=2)
+    wav = make_wav("st.wav", np.concatenate([left, 0.5 * right[::-1]], axis=1))
+    assert main(["encode", "--codec", "opus", "--kbps", "64", str(wav), str(tmp_path / "o.wav")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["settings"]["channels"] == 2
+    x, _ = read_audio(wav)
+    y, _ = read_audio(tmp_path / "o.wav")
+    assert np.corrcoef(x[:, 0], y[:, 0])[0, 1] > 0.9 and np.corrcoef(x[:, 1], y[:, 1])[0, 1] > 0.9

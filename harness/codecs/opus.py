@@ -135,9 +135,13 @@ class OpusCodec(Codec):
         return dict(self.options)
 
     def versions(self) -> dict[str, str]:
-        import opuslib
+        from importlib import metadata
 
-        return {"libopus": libopus_version(), "opuslib": getattr(opuslib, "__version__", "unknown")}
+        try:
+            binding = metadata.version("opuslib")
+        except metadata.PackageNotFoundError:
+            binding = "unknown"
+        return {"libopus": libopus_version(), "opuslib": binding}
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
