@@ -216,7 +216,9 @@ def _items(doc: dict, ctx: _Ctx, base: Path) -> list[ItemSpec]:
         folder = base / ctx.get(doc, "items_dir", "str", ())
         if not folder.is_dir():
             raise ctx.error(("items_dir",), f"items_dir '{doc['items_dir']}' is not a folder (resolved to {folder})")
-        for f in sorted(q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()):
+        prepared = [m.parent for m in folder.rglob("manifest.json")]  # output of `mushra prepare`: not items
+        for f in sorted(q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()
+                        and not any(p in q.parents for p in prepared)):
             rel = f.relative_to(folder)
             sub = rel.parts[0].lower() if len(rel.parts) > 1 else "other"
             items.append(ItemSpec(id=re.sub(r"[^A-Za-z0-9._+-]", "_", f.stem), file=str(f),

@@ -90,3 +90,12 @@ def test_wrong_schema_version(tmp_path):
     path = write_study(tmp_path, ITEMS + OPUS, items=two_items(), header="schema_version = 2\n")
     with pytest.raises(StudyError, match="study.toml:1: schema_version 2 is not supported"):
         load_study(path)
+
+
+def test_items_dir_ignores_prepared_output_inside_it(tmp_path):
+    from harness.prepare import prepare
+
+    items = {"audio/speech/x1.wav": two_items()["a/speech.wav"]}
+    path = write_study(tmp_path, 'items_dir = "audio"\n' + OPUS, items=items)
+    prepare(path, tmp_path / "audio" / "prepared", jobs=1, progress=False)
+    assert [i.id for i in load_study(path).items] == ["x1"]
