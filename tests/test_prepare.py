@@ -166,3 +166,11 @@ def test_misaligned_codec_is_measured_and_warned(tmp_path):
         res = prepare(study, tmp_path / "out", jobs=1, progress=False)
     assert {s.item: s.residual_lag_ms for s in res.manifest.stimuli if s.condition == "late"} == {"s1": 2.0, "m1": 2.0}
     assert all(s.residual_lag_ms == 0 for s in res.manifest.stimuli if s.kind != "codec")
+
+
+def test_clipped_source_is_warned_and_recorded(tmp_path):
+    clipped = np.clip(tone(300, seconds=2.0, amp=1.5), -1, 1)
+    study = write_study(tmp_path, '[[items]]\nid = "c"\nfile = "c.wav"\n' + OPUS, items={"c.wav": clipped})
+    with pytest.warns(UserWarning, match="clipping"):
+        res = prepare(study, tmp_path / "out", jobs=1, progress=False)
+    assert any("clipping" in w for w in res.manifest.settings["warnings"])
