@@ -154,7 +154,7 @@ def test_rate_limit(study_dir, tmp_path):
     from harness.webtest import create_app
     from tests.webtest.conftest import make_config
 
-    app = create_app(make_config(study_dir, f"sqlite:///{tmp_path / 'rl.sqlite'}", rate_limit_per_s=1,
+    app = create_app(make_config(study_dir, f"sqlite:///{tmp_path / 'rl.sqlite'}", rate_limit_per_s=0.01,
                                  rate_burst=3))
     c = app.test_client()
     codes = [c.get("/healthz").status_code for _ in range(5)]
@@ -167,7 +167,7 @@ def test_behind_a_reverse_proxy(study_dir, tmp_path):
     from harness.webtest import create_app
     from tests.webtest.conftest import make_config
 
-    app = create_app(make_config(study_dir, f"sqlite:///{tmp_path / 'px.sqlite'}", rate_limit_per_s=1,
+    app = create_app(make_config(study_dir, f"sqlite:///{tmp_path / 'px.sqlite'}", rate_limit_per_s=0.01,
                                  rate_burst=2, trust_proxy=True))
     c = app.test_client()
     fwd = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "study.example.org"}
