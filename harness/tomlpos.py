@@ -50,8 +50,9 @@ class KeyLines:
                 continue
             m = _KEY.match(line)
             if m:
-                path = prefix + tuple(_split_key(m.group(1)))
-                self.lines.setdefault(path, no)
+                parts = tuple(_split_key(m.group(1)))
+                for n in range(1, len(parts) + 1):  # a dotted key also defines its parent tables here
+                    self.lines.setdefault(prefix + parts[:n], no)
                 rest = line[m.end():]
                 for quote in ('"""', "'''"):
                     if rest.count(quote) % 2 == 1:
