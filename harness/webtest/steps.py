@@ -20,7 +20,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, inse
 from harness.webtest import headphone
 from harness.webtest.db import Database
 from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
-from harness.webtest.models import HeadphoneAnswer, Rating, Session, Trial, utcnow
+from harness.webtest.models import HeadphoneAnswer, Rating, utcnow
 from harness.webtest.study import Study
 
 R, H = Rating.__table__, HeadphoneAnswer.__table__
