@@ -51,7 +51,7 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
         if abs(lag) > LAG_WARN_MS:
             corr = correlation_at_lag(ref, y, int(round(lag * sample_rate / 1000.0)))
             hint = ("the codec's delay_samples may be wrong" if corr >= 0.3 else
-                    "but the stimulus hardly resembles the reference there, so the lag is uncertain; listen to it")
+                    "the stimulus hardly resembles the reference, so this lag is uncertain: listen to it")
             warns.append(f"item '{item_id}', condition '{cid}': residual lag {lag:+.2f} ms against the reference "
                          f"(more than {LAG_WARN_MS:g} ms; correlation {corr:.2f} at that lag); {hint}")
         rels = [stimulus_path(item_id, cid)] + ([reference_path(item_id)] if cid == HIDDEN_REFERENCE else [])
