@@ -50,6 +50,9 @@ SQL_TRIAL = text("SELECT t.id, t.session_id, t.kind, t.stimuli, t.issued_at, t.s
 SQL_CLAIM = text("UPDATE trials SET submitted_at = :now, payload_hash = :hash, telemetry = :tel, answers = :ans "
                  "WHERE id = :tid AND submitted_at IS NULL").bindparams(
     _NOW, _HASH, bindparam("tel", type_=JSON), bindparam("ans", type_=JSON))
+SQL_ISSUE_NEXT = text(  # issue the session's next step in the submission's transaction (saves a write later)
+    "UPDATE trials SET issued_at = :now WHERE issued_at IS NULL AND id = (SELECT id FROM trials "
+    "WHERE session_id = :sid AND submitted_at IS NULL ORDER BY order_index LIMIT 1)").bindparams(_NOW)
 SQL_REMAINING = text("SELECT count(*) FROM trials WHERE session_id = :sid AND submitted_at IS NULL")
 SQL_HASH = text("SELECT payload_hash FROM trials WHERE id = :tid")
 SQL_FINISH = text("UPDATE sessions SET last_seen = :now, state = :state, screened_out = :screened, "
@@ -156,6 +159,7 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
                 state, done = "done", now
             else:
                 state, done = "active", None
+                conn.execute(SQL_ISSUE_NEXT, {"now": now, "sid": trial.session_id})
             conn.execute(SQL_FINISH, {"now": now, "state": state, "screened": screened, "done": done,
                                       "sid": trial.session_id})
     except _Raced:
