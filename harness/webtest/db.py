@@ -105,7 +105,9 @@ def open_database(url: str) -> Database:
             writer = _sqlite_engine(url, immediate=True)
             reader = _sqlite_engine(url, immediate=False)
         else:
-            writer = reader = create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+            # no pool_pre_ping (a round trip per checkout); after a server restart a request fails once and the
+            # page retries it (5xx answers are retried, nothing is half-saved)
+            writer = reader = create_engine(url, pool_size=8, max_overflow=16, pool_recycle=3600)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise DatabaseError(f"cannot open database {url!r}: {exc}") from exc
     lock = None
