@@ -21,25 +21,36 @@ DEMO_SECONDS = 5.0
 
 
 def demo_conditions() -> list[dict]:
-    """Opus at 6 and 12 kbps plus every other registered codec usable here, at the point nearest 6 kbps."""
+    """Opus at 6 and 12 kbps plus every other registered codec usable here, at the point nearest 6 kbps.
+
+    A codec whose trained weights are missing here but that can run with random weights (EnCodec) is included
+    with ``random_weights = true``: its numbers then say nothing about EnCodec's quality, only that the pipeline
+    works, and the manifest records ``"weights": "random (seed N)"``.
+    """
+    import inspect
+
     from harness.codecs import codec_names, create_codec, get_codec_class
 
-    conds = [{"codec": "opus", "kbps": k} for k in DEMO_OPUS_KBPS]
+    conds = [{"codec": "opus", "kbps": k, "options": {}} for k in DEMO_OPUS_KBPS]
     for name in codec_names():
         if name in ("opus", "command"):  # "command" needs user-supplied command templates
             continue
         cls = get_codec_class(name)
+        options: dict = {}
         try:
             ok, _ = cls.availability()
+            if not ok and "random_weights" in inspect.signature(cls.__init__).parameters:
+                options = {"random_weights": True}
+                ok, _ = cls.availability(**options)
             kbps = DEMO_PREFERRED_KBPS if cls.bitrates.supports(DEMO_PREFERRED_KBPS) else \
                 cls.bitrates.nearest(DEMO_PREFERRED_KBPS, count=1)[0]
             if ok:
-                create_codec(name, kbps=kbps)  # constructs: catches missing weights/models now, not mid-prepare
+                create_codec(name, kbps=kbps, **options)  # constructs: catches missing weights/models now
         except Exception as exc:  # any adapter problem: leave it out of the demo, say why
             print(f"demo: leaving out codec '{name}': {exc}", file=sys.stderr)
             continue
         if ok and len(conds) < MAX_SIGNALS_PER_TRIAL - 3:  # hidden reference + 2 anchors
-            conds.append({"codec": name, "kbps": kbps})
+            conds.append({"codec": name, "kbps": kbps, "options": options})
     return conds
 
 
@@ -69,7 +80,11 @@ def write_demo_study(out: Path) -> Path:
                   f'category = "{cat}"', ""]
     for c in demo_conditions():
         lines += ["[[conditions]]", f'id = "{c["codec"]}_{fmt_kbps(c["kbps"])}kbps"', f'codec = "{c["codec"]}"',
-                  f"kbps = {c['kbps']:g}", ""]
+                  f"kbps = {c['kbps']:g}"]
+        if c["options"]:
+            lines += ["options = { " + ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}"
+                                                 for k, v in c["options"].items()) + " }"]
+        lines += [""]
     lines += ["[rater]", "trials_per_rater = 3", "training_items = 1", ""]
     study = out / "study.toml"
     study.write_text("\n".join(lines), encoding="utf-8")

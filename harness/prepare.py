@@ -70,7 +70,7 @@ def _prepare_codecs(study: Study, skip_unavailable: bool) -> tuple[list[dict[str
     specs, skipped = [], []
     for c in study.conditions:
         cls = get_codec_class(c.codec)
-        ok, reason = cls.availability()
+        ok, reason = cls.availability(**c.options)
         if not ok:
             if skip_unavailable:
                 skipped.append({"condition": c.id, "codec": c.codec, "kbps": c.kbps, "reason": reason})

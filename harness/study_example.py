@@ -60,7 +60,7 @@ kbps = 6
 # cells a codec cannot do are skipped (and recorded in the manifest), or fail with skip_unsupported = false.
 # Mind the limit: hidden reference + anchors + conditions <= 12 signals per trial.
 # [ladder]
-# codecs = ["opus", "encodec"]
+# codecs = ["opus", "encodec_24khz"]
 # kbps = [1.5, 3, 6, 12]
 # skip_unsupported = true
 # options = {{ opus = {{ vbr = false }} }}

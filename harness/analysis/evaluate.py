@@ -80,15 +80,9 @@ _LIBRARIES = _library_versions()  # part of every cache key: a new metric librar
 def _codec(name: str, kbps: float, options: tuple):
     key = (name, kbps, options)
     if key not in _CODECS:
-        from harness.codecs import CodecUnavailable, create_codec, get_codec_class
+        from harness.codecs import create_codec
 
-        try:
-            _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
-        except CodecUnavailable:
-            if not options:
-                raise
-            # availability() knows no options; model_dir=/weights=/random_weights= may make the codec usable
-            _CODECS[key] = get_codec_class(name)(kbps=kbps, **dict(options))
+        _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
     return _CODECS[key]
 
 
@@ -193,8 +187,8 @@ def ladder_cells(items: str | Path, codecs: Iterable[str], kbps: Iterable[float]
     mo = tuple((m, _freeze((metric_options or {}).get(m))) for m in metrics)
     for name in codecs:
         cls = get_codec_class(name)
-        ok, reason = cls.availability()
-        if not ok and not (codec_options or {}).get(name):  # options (e.g. model_dir) may fix it
+        ok, reason = cls.availability(**(codec_options or {}).get(name, {}))
+        if not ok:
             raise EvaluationError(f"codec '{name}' is not usable here: {reason}")
         rungs = cls.bitrates.ladder_points(list(kbps))
         for k in kbps:

@@ -100,7 +100,7 @@ def get_codec_class(name: str) -> type[Codec]:
 def create_codec(name: str, *, kbps: float, **options: Any) -> Codec:
     """Instantiate codec ``name`` at ``kbps`` with adapter ``options``."""
     cls = get_codec_class(name)
-    ok, reason = cls.availability()
+    ok, reason = cls.availability(**options)
     if not ok:
         raise CodecUnavailable(f"codec '{name}' is not usable here: {reason}")
     return cls(kbps=kbps, **options)

@@ -54,8 +54,9 @@ class BitrateSpec:
     def nearest(self, kbps: float, count: int = 2) -> list[float]:
         """The supported bitrates closest to ``kbps`` (range ends count as points)."""
         candidates = set(self.points)
-        if self.range is not None:
-            candidates.update(self.range)
+        if self.range is not None:  # the range's end nearer to kbps (the far end is never a useful hint)
+            lo, hi = self.range
+            candidates.add(lo if abs(kbps - lo) <= abs(kbps - hi) else hi)
         return sorted(sorted(candidates, key=lambda p: (abs(p - kbps), p))[:count])
 
     def describe(self) -> str:
@@ -126,8 +127,10 @@ class Codec(abc.ABC):
         return {}
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        """``(usable, reason)``: whether the codec can run here, and if not, what to do about it."""
+    def availability(cls, **options: Any) -> tuple[bool, str]:
+        """``(usable, reason)``: whether the codec can run here with these ``options`` (a condition's options,
+        e.g. a weights path), and if not, what to do about it. Called with no options it answers for the
+        defaults, which is what ``mushra codecs`` shows."""
         return True, "ok"
 
     def payload_bits(self, payload: bytes) -> int:

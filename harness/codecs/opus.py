@@ -144,7 +144,7 @@ class OpusCodec(Codec):
         return {"libopus": libopus_version(), "opuslib": binding}
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, **options: Any) -> tuple[bool, str]:
         try:
             _lib()
         except CodecUnavailable as exc:
