@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -71,16 +70,16 @@ class RaterSettings:
     """The study file's ``[rater]`` table with the documented defaults applied."""
 
     trials_per_rater: int
-    ratings_per_item: int = 10
-    training_items: int = 1
-    headphone_check: bool = False
-    require_all_played: bool = True
-    require_one_at_100: bool = True
-    screening: str = "bs1534"
-    session_timeout_minutes: int = 60
-    completion_code: str = ""
-    screened_out_code: str = ""
-    max_signals_per_trial: int = MAX_SIGNALS
+    ratings_per_item: int
+    training_items: int
+    headphone_check: bool
+    require_all_played: bool
+    require_one_at_100: bool
+    screening: str
+    session_timeout_minutes: int
+    completion_code: str
+    screened_out_code: str
+    max_signals_per_trial: int
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "RaterSettings":
@@ -90,20 +89,22 @@ class RaterSettings:
         unknown = sorted(set(r) - known)
         if unknown:
             raise ManifestError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
-        digest = hashlib.sha256(manifest.study_hash.encode()).hexdigest().upper()
+        from harness.study_rules import RaterSettings as StudyRaterSettings  # the one place defaults live
+
         try:
+            f = StudyRaterSettings(**r).filled(n_items=n_items, study_hash=manifest.study_hash)
             s = cls(
-                trials_per_rater=int(r.get("trials_per_rater") or n_items),
-                ratings_per_item=int(r.get("ratings_per_item", 10)),
-                training_items=int(r.get("training_items", 1)),
-                headphone_check=bool(r.get("headphone_check", False)),
-                require_all_played=bool(r.get("require_all_played", True)),
-                require_one_at_100=bool(r.get("require_one_at_100", True)),
-                screening=str(r.get("screening", "bs1534")),
-                session_timeout_minutes=int(r.get("session_timeout_minutes", 60)),
-                completion_code=str(r.get("completion_code") or "C" + digest[:7]),
-                screened_out_code=str(r.get("screened_out_code") or "S" + digest[-7:]),
-                max_signals_per_trial=int(r.get("max_signals_per_trial", MAX_SIGNALS)),
+                trials_per_rater=int(f["trials_per_rater"] or n_items),
+                ratings_per_item=int(f["ratings_per_item"]),
+                training_items=int(f["training_items"]),
+                headphone_check=bool(f["headphone_check"]),
+                require_all_played=bool(f["require_all_played"]),
+                require_one_at_100=bool(f["require_one_at_100"]),
+                screening=str(f["screening"]),
+                session_timeout_minutes=int(f["session_timeout_minutes"]),
+                completion_code=str(f["completion_code"]),
+                screened_out_code=str(f["screened_out_code"]),
+                max_signals_per_trial=int(f["max_signals_per_trial"]),
             )
         except (TypeError, ValueError) as exc:
             raise ManifestError(f"malformed [rater] settings ({exc})") from exc
