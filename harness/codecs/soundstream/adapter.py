@@ -90,13 +90,20 @@ class SoundStreamCodec(Codec):
         self.options = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": denoise}
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, **options: Any) -> tuple[bool, str]:
         try:
             import torch  # noqa: F401
         except ImportError:
             return False, "PyTorch is not installed (pip install torch==2.13.0)"
+        checkpoint = options.get("checkpoint")
+        if checkpoint is not None:
+            from pathlib import Path
+
+            if not Path(checkpoint).is_file():
+                return False, f"checkpoint not found at {checkpoint}; pass checkpoint=PATH to a trained model"
+            return True, "ok"
         if not SHIPPED_CHECKPOINT.is_file():
-            return True, f"shipped checkpoint missing ({SHIPPED_CHECKPOINT}); pass checkpoint=PATH"
+            return False, f"shipped checkpoint missing ({SHIPPED_CHECKPOINT}); pass checkpoint=PATH"
         return True, "ok"
 
     @property
