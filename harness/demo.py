@@ -33,7 +33,7 @@ def demo_conditions() -> list[dict]:
 
     conds = [{"codec": "opus", "kbps": k, "options": {}} for k in DEMO_OPUS_KBPS]
     for name in codec_names():
-        if name in ("opus", "command"):  # "command" needs user-supplied command templates
+        if name in ("opus", "command", "encodec_48khz"):  # "command" needs user commands; one EnCodec is enough
             continue
         cls = get_codec_class(name)
         options: dict = {}

@@ -48,7 +48,11 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
     for cid, kind, _key in parts:
         y = audio[cid] * np.float32(10 ** (gains[cid] / 20))
         lag = 0.0 if cid == HIDDEN_REFERENCE else residual_lag_ms(ref, y, sample_rate)
-        if abs(lag) > LAG_WARN_MS:
+        random_weights = str(metas[cid].get("settings", {}).get("weights", "")).startswith("random")
+        if random_weights and abs(lag) > LAG_WARN_MS:
+            warns.append(f"item '{item_id}', condition '{cid}': the codec runs with random weights, so its output "
+                         "is unrelated to the input and its residual lag says nothing (not a delay error)")
+        elif abs(lag) > LAG_WARN_MS:
             corr = correlation_at_lag(ref, y, int(round(lag * sample_rate / 1000.0)))
             hint = ("the codec's delay_samples may be wrong" if corr >= 0.3 else
                     "the stimulus hardly resembles the reference, so this lag is uncertain: listen to it")
