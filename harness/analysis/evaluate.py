@@ -18,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import contextlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Iterable
@@ -224,10 +225,27 @@ def study_cells(study_dir: str | Path, metrics: Iterable[str], *,
 
 
 # --- running ------------------------------------------------------------------------------------------------
+_THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _worker_thread_env(threads: int):
+    """Thread limits in the environment that spawned workers inherit. BLAS/OpenMP read them once, when the
+    worker first imports numpy (before any initializer runs), so setting them inside the worker is too late."""
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    os.environ.update({v: str(threads) for v in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
 def _init_worker(threads: int) -> None:
     """Limit each worker's numeric threads (numba in ViSQOL, torch, BLAS) so workers do not oversubscribe cores."""
-    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
     import sys
 
     if "numba" in sys.modules:
@@ -255,8 +273,8 @@ def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None =
             jobs = max(1, min(jobs, len(cells)))
             ctx = multiprocessing.get_context("spawn")
             threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, jobs))
-            with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker,
-                                     initargs=(threads,)) as executor:
+            with _worker_thread_env(threads), ProcessPoolExecutor(
+                    max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as executor:
                 futures = [executor.submit(run_cell, c) for c in cells]
                 for f in as_completed(futures):
                     rows.extend(f.result())
