@@ -58,9 +58,10 @@ def _metric_options(args) -> dict[str, dict[str, Any]]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="screen ratings, compute statistics, write curves/tables/HTML report",
                        description="Analyse a listening test: post-screening, statistics, curves, tables, report.")
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--db", metavar="URL",
-                     help="database URL of the web app (sqlite:///..., postgresql+psycopg://...)")
+                     help="database URL of the web app (sqlite:///..., postgresql+psycopg://...); "
+                          "default with --study: the study's own DIR/ratings.sqlite, as `mushra serve` uses")
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
@@ -132,7 +133,16 @@ def _analyze(args) -> int:
             raise HarnessError(f"--screen-set '{spec}': use KEY=VALUE")
         overrides[k] = _value(v)
     cfg = screening.preset(args.screening, **overrides)
-    res = analyze(args.db or args.ratings, out_dir=args.out, study=args.study, screening_preset=cfg,
+    source = args.db or args.ratings
+    if source is None:
+        if not args.study:
+            raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
+                               "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
+        from harness.webtest.config import default_db_url
+        from pathlib import Path
+
+        source = default_db_url(Path(args.study))
+    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
     return 0
