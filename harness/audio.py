@@ -222,3 +222,24 @@ def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
     vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
     return int(lags[int(np.argmax(vals))])
+
+
+def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+                   ) -> np.ndarray:
+    """Triangular mel filters on the HTK mel scale (mel = 2595 log10(1 + f/700)), each peaking at 1, so mel
+    values stay in STFT-magnitude units; float64, shape ``(n_mels, n_fft // 2 + 1)``. ``fmax`` defaults to Nyquist.
+    Used by the mel-distance metric and by SoundStream's multi-scale spectral loss."""
+    fmax = fmax or sample_rate / 2
+
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
+    down = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(up, down))

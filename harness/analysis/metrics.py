@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.audio import resample
+from harness.audio import mel_filterbank, resample
 from harness.errors import HarnessError
 
 
@@ -212,28 +212,14 @@ MEL_SETTINGS: dict[str, Any] = {
 }
 
 
-def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    def hz_to_mel(f):
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m):
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
-    down = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
-    return np.maximum(0.0, np.minimum(up, down))
-
-
 def _log_mel(x: np.ndarray, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     hop = n_fft // 4
     if len(x) < n_fft:
         x = np.pad(x, (0, n_fft - len(x)))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
     spec = np.abs(np.fft.rfft(frames * np.hanning(n_fft + 1)[:-1], axis=1)) ** 2
-    mel = spec @ _mel_filterbank(sr, n_fft, n_mels, MEL_SETTINGS["fmin_hz"], MEL_SETTINGS["fmax_hz"]).T
+    mel = spec @ mel_filterbank(sample_rate=sr, n_fft=n_fft, n_mels=n_mels, fmin=MEL_SETTINGS["fmin_hz"],
+                                fmax=MEL_SETTINGS["fmax_hz"]).T
     return np.log10(mel + 1e-5)
 
 

@@ -27,25 +27,10 @@ LAMBDA_REC = 1.0
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, fmin: float = 0.0, fmax: float | None = None
                    ) -> np.ndarray:
-    """Triangular mel filters (HTK mel scale, peak 1, so mel values stay in STFT-magnitude units),
-    shape (n_mels, n_fft//2+1)."""
-    fmax = fmax or sample_rate / 2
+    """The harness's triangular HTK mel filters (peak 1; :func:`harness.audio.mel_filterbank`) as float32."""
+    from harness.audio import mel_filterbank as _mel
 
-    def hz_to_mel(f):
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m):
-        return 700.0 * (10 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    pts = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    fb = np.zeros((n_mels, freqs.size))
-    for i in range(n_mels):
-        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
-        up = (freqs - lo) / max(c - lo, 1e-9)
-        down = (hi - freqs) / max(hi - c, 1e-9)
-        fb[i] = np.maximum(0.0, np.minimum(up, down))
-    return fb.astype(np.float32)
+    return _mel(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
 
 
 class MultiScaleMelLoss(nn.Module):
