@@ -3,7 +3,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from harness.analysis import evaluate as E
 from harness.analysis.report import analyze, objective_report

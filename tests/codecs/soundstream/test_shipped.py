@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.analysis.metrics import find_lag, mel_distance
+from harness.analysis.metrics import mel_distance
 from harness.codecs import create_codec, transcode
 from harness.codecs.soundstream.adapter import SHIPPED_CHECKPOINT
 from tests.conftest import speechlike
