@@ -48,6 +48,9 @@ class TrainConfig:
     seed: int = 0
     denoise: bool = False
     disc_width: int = 16
+    # probability of a batch using all quantizers instead of a random count (0 = the paper's quantizer dropout on
+    # every batch; DAC, Kumar et al. 2023, Sec. 3.3, uses 0.5 so the decoder also learns to use the finest codes)
+    full_rate_prob: float = 0.0
     weights: LossWeights = LossWeights()
 
 
@@ -116,6 +119,9 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
         opt_d.load_state_dict(state["opt_d"])
         step, wall = int(state["step"]), float(state["wall_time_s"])
         _set_rng_state(state["rng"], rng)
+        for opt, lr in ((opt_g, tcfg.lr_g), (opt_d, tcfg.lr_d)):  # --lr given on resume wins over the saved one
+            for group in opt.param_groups:
+                group["lr"] = lr
     corpus = AudioCorpus(data, sample_rate=mcfg.sample_rate, cache_dir=run / "cache")
     samples = int(round(tcfg.segment_s * mcfg.sample_rate / mcfg.hop)) * mcfg.hop
     w = tcfg.weights
@@ -141,7 +147,8 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
             t0 = time.perf_counter()
             xb, yb, fb = make_batch(corpus, rng, batch_size=tcfg.batch_size, samples=samples, denoise=tcfg.denoise)
             x, y, flags = (torch.from_numpy(a).to(dev) for a in (xb, yb, fb))
-            y_hat, commit, n_q = gen(x, denoise=flags)
+            full = tcfg.full_rate_prob > 0 and rng.random() < tcfg.full_rate_prob
+            y_hat, commit, n_q = gen(x, n_q=mcfg.n_q if full else None, denoise=flags)
             rec = mel_loss(y, y_hat)
             losses = {"rec": float(rec.detach()), "commit": float(commit.detach()), "n_q": n_q}
             g_loss = w.rec * rec + w.commit * commit

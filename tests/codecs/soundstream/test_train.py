@@ -88,3 +88,23 @@ def test_resume_without_checkpoint_and_bad_data_are_clear_errors(tmp_path):
         train(data=[tmp_path], run_dir=tmp_path / "r", tcfg=_cfg(), mcfg="tiny", resume=True, progress=False)
     with pytest.raises(HarnessError, match="no audio files"):
         train(data=[tmp_path], run_dir=tmp_path / "r", tcfg=_cfg(), mcfg="tiny", progress=False)
+
+
+def test_full_rate_prob_and_lr_on_resume(data_dir, tmp_path):
+    """``full_rate_prob=1`` trains every batch with all quantizers (0: random counts, quantizer dropout); an
+    ``lr`` given on resume replaces the one saved in the optimizer state."""
+    torch.set_num_threads(1)
+    used: list[int] = []
+    run = tmp_path / "run"
+    train(data=[data_dir], run_dir=run, tcfg=_cfg(steps=6, warmup_steps=6, full_rate_prob=1.0), mcfg="tiny",
+          device="cpu", progress=False, on_step=lambda s, l: used.append(l["n_q"]))
+    assert used == [8] * 6
+    dropped: list[int] = []
+    train(data=[data_dir], run_dir=tmp_path / "drop", tcfg=_cfg(steps=12, warmup_steps=12), mcfg="tiny",
+          device="cpu", progress=False, on_step=lambda s, l: dropped.append(l["n_q"]))
+    assert len(set(dropped)) > 2 and min(dropped) >= 1 and max(dropped) <= 8
+    train(data=[data_dir], run_dir=run, tcfg=_cfg(steps=7, warmup_steps=6, lr_g=5e-5, lr_d=7e-5), mcfg="tiny",
+          device="cpu", resume=True, progress=False)
+    st = load_train_state(run / "checkpoint.pt")
+    assert st["opt_g"]["param_groups"][0]["lr"] == 5e-5
+    assert st["opt_d"]["param_groups"][0]["lr"] == 7e-5
