@@ -9,8 +9,11 @@ Writes OUT/train/** and OUT/heldout/** as WAV files, plus OUT/MANIFEST.json list
   * speech synthesised with espeak-ng (many voices/variants, speaking rates and pitches; IEEE "Harvard" sentences),
     some voices/sentences held out;
   * music rendered with fluidsynth + FluidR3_GM (MIT) from MIDI files generated here with a seeded random
-    composer (melody, chords, bass, drums on several General MIDI programs), some pieces held out.
-Deterministic for a given --seed. Needs Debian espeak-ng and (optionally) fluidsynth + fluid-soundfont-gm.
+    composer (melody, chords, bass, drums on several General MIDI programs), some pieces held out;
+  * speech synthesised with festival (two diphone voices, random mean F0 and speaking rate; --festival N).
+Deterministic for a given --seed (festival draws from its own seeded stream, so --festival does not change the
+other files). Needs Debian espeak-ng and, optionally, fluidsynth + fluid-soundfont-gm and festival +
+festvox-kallpc16k + festvox-kdlpc16k.
 """
 
 from __future__ import annotations
@@ -72,6 +75,22 @@ def espeak(text: str, voice: str, speed: int, pitch: int, out: Path) -> None:
 
 
 # --- a tiny seeded MIDI composer ----------------------------------------------------------------------------
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone")  # Debian festvox-kallpc16k, festvox-kdlpc16k (US English male)
+
+
+def festival(text: str, voice: str, f0_mean: int, stretch: float, out: Path) -> None:
+    """One utterance with festival's text2wave: ``voice``, target mean F0 (Hz) and duration stretch."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    txt = out.with_suffix(".txt")
+    txt.write_text(text + "\n")
+    subprocess.run(["text2wave", "-eval", f"(voice_{voice})",
+                    "-eval", f"(set! int_lr_params '((target_f0_mean {f0_mean}) (target_f0_std {f0_mean // 6}) "
+                             "(model_f0_mean 170) (model_f0_std 34)))",
+                    "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.2f})", str(txt), "-o", str(out)],
+                   check=True, capture_output=True)
+    txt.unlink()
+
+
 def _vlq(n: int) -> bytes:
     out = [n & 0x7F]
     n >>= 7
@@ -146,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared"))
     ap.add_argument("--speech", type=int, default=240, help="espeak-ng training utterances (default 240)")
     ap.add_argument("--music", type=int, default=30, help="fluidsynth training pieces (default 30)")
+    ap.add_argument("--festival", type=int, default=60,
+                    help="festival training utterances (default 60; 0 = none, as for the shipped checkpoint)")
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -187,6 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("fluidsynth or FluidR3_GM.sf2 missing: no generated music (apt-get install fluidsynth "
               "fluid-soundfont-gm)", file=sys.stderr)
+    if args.festival and shutil.which("text2wave"):
+        frng = random.Random(args.seed + 1)  # own stream: the files above do not change with --festival
+        fjobs = [("train", f"festival/f{i:03d}.wav", " ".join(frng.sample(train_sent, frng.choice([1, 2]))),
+                  frng.choice(FESTIVAL_VOICES), frng.randint(80, 180), frng.uniform(0.8, 1.3))
+                 for i in range(args.festival)]
+        fjobs += [("heldout", f"festival/h{i:02d}.wav", " ".join(HELDOUT_SENTENCES[2 * i: 2 * i + 2]), voice, 110,
+                   1.0) for i, voice in enumerate(FESTIVAL_VOICES)]
+        for split, name, text, voice, f0, stretch in fjobs:
+            dst = out / split / name
+            festival(text, voice, f0, stretch, dst)
+            manifest.append({"file": str(dst.relative_to(out)),
+                             "origin": f"festival {voice} f0 {f0} Hz stretch {stretch:.2f}", "text": text})
+    elif args.festival:
+        print("festival (text2wave) missing: no festival speech (apt-get install festival festvox-kallpc16k "
+              "festvox-kdlpc16k)", file=sys.stderr)
     (out / "MANIFEST.json").write_text(json.dumps({"seed": args.seed, "files": manifest}, indent=1))
     n_train = sum(1 for m in manifest if m["file"].startswith("train/"))
     print(f"wrote {len(manifest)} files ({n_train} train, {len(manifest) - n_train} held out) to {out}")
