@@ -89,3 +89,14 @@ class LossWeights:
     rec: float = LAMBDA_REC
     commit: float = 1.0
     wave: float = 0.0  # optional L1 waveform term (not in the paper; EnCodec uses one); 0 = paper recipe
+    snr: float = 0.0  # optional negative-SNR waveform term in dB (see :func:`snr_loss`; not in the paper)
+
+
+def snr_loss(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """``10 log10(||y - y_hat||^2 / ||y||^2)`` in dB, averaged over the batch: 0 dB for silence out, lower is
+    better, i.e. the negative of each example's SNR. Unlike SI-SNR it is not scale-invariant, so it also trains the
+    output level; unlike an L1 waveform loss its gradient does not shrink with the signal's level, so quiet and
+    loud excerpts count alike."""
+    err = (target - estimate).pow(2).sum(dim=-1).flatten()
+    ref = target.pow(2).sum(dim=-1).flatten()
+    return (10.0 * torch.log10((err + 1e-7) / (ref + 1e-7))).mean()

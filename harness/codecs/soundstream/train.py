@@ -23,7 +23,7 @@ from harness.codecs.soundstream.checkpoint import TRAIN_FORMAT, atomic_save, loa
 from harness.codecs.soundstream.data import AudioCorpus, make_batch
 from harness.codecs.soundstream.discriminators import Discriminators
 from harness.codecs.soundstream.losses import (LossWeights, MultiScaleMelLoss, discriminator_hinge,
-                                               feature_matching, generator_hinge)
+                                               feature_matching, generator_hinge, snr_loss)
 from harness.codecs.soundstream.model import PRESETS, SoundStream, SoundStreamConfig
 from harness.errors import HarnessError
 
@@ -156,6 +156,10 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
                 wave = (y - y_hat).abs().mean()
                 g_loss = g_loss + w.wave * wave
                 losses["wave"] = float(wave.detach())
+            if w.snr:
+                neg_snr = snr_loss(y, y_hat)
+                g_loss = g_loss + w.snr * neg_snr
+                losses["snr_db"] = -float(neg_snr.detach())
             if step >= tcfg.warmup_steps:
                 d_loss = discriminator_hinge(disc(y), disc(y_hat.detach()))
                 opt_d.zero_grad(set_to_none=True)
