@@ -29,7 +29,7 @@ from harness.analysis.metrics import mel_distance, si_snr, visqol_speech  # noqa
 from harness.audio import read_audio  # noqa: E402
 from harness.codecs import create_codec, transcode  # noqa: E402
 
-SPEECH_HINTS = ("speech", "tts", "espeak")
+SPEECH_HINTS = ("speech", "tts", "espeak", "festival")
 
 
 def main(argv: list[str] | None = None) -> int:
