@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoint, log.jsonl, data cache)")
     t.add_argument("--steps", type=int, default=1000, help="total steps to reach (default 1000)")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    t.add_argument("--init", metavar="CKPT", default=None,
+                   help="start a new run from the generator weights in CKPT (an exported .pt such as the shipped "
+                        "model, or a run's checkpoint.pt): fine-tuning. --config is ignored; steps count from 0")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: GPU if present")
     t.add_argument("--config", choices=("tiny", "small", "paper"), default="small",
                    help="model size: small (C=4, D=64; default), paper (C=32, D=512), tiny (tests)")
@@ -66,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
                        weights=LossWeights(rec=args.rec_weight, wave=args.wave_loss,
                                                snr=args.snr_loss))
     out = train(data=args.data, run_dir=args.out, tcfg=tcfg, mcfg=args.config, resume=args.resume,
-                device=args.device)
+                init=args.init, device=args.device)
     print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "last": out["last"]}))
     return 0
 

@@ -77,13 +77,46 @@ def _set_rng_state(st: dict[str, Any], rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(st["cuda"])
 
 
+def _load_init(path: str | Path) -> tuple[SoundStream, dict[str, Any]]:
+    """Generator to fine-tune from ``path``. An export has no codebook usage statistics (EMA ``cluster_size``,
+    ``embed_sum``); they are rebuilt as one unit of usage per entry, so no entry is re-seeded as dead at once and
+    the EMA starts from the stored codebook."""
+    from harness.codecs.base import CodecUnavailable
+    from harness.codecs.soundstream.checkpoint import file_sha256, load_generator
+
+    try:
+        model, info = load_generator(path)
+    except CodecUnavailable as exc:
+        raise TrainError(f"--init: {exc}") from exc
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    has_ema = state.get("format") == TRAIN_FORMAT
+    if not has_ema:
+        with torch.no_grad():
+            for layer in model.quantizer.layers:
+                layer.cluster_size.fill_(1.0)
+                layer.embed_sum.copy_(layer.embed)
+                layer.initialized.fill_(True)
+    return model.train(), {"path": str(path), "sha256": file_sha256(path), "step": info["step"],
+                           "ema_stats": "stored" if has_ema else "rebuilt"}
+
+
 def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcfg: SoundStreamConfig | str = "small",
-          resume: bool = False, device: str = "auto", progress: bool = True,
+          resume: bool = False, init: str | Path | None = None, device: str = "auto", progress: bool = True,
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
-    """Train (or continue training) a SoundStream model; returns ``{"step", "wall_time_s", "last": losses}``."""
+    """Train (or continue training) a SoundStream model; returns ``{"step", "wall_time_s", "last": losses}``.
+
+    ``init``: start a new run (step 0, fresh optimizers and discriminators) from the generator weights of an
+    exported or training checkpoint - fine-tuning, e.g. of the shipped model; its model config replaces ``mcfg``.
+    """
     run = Path(run_dir)
     ckpt_path = run / "checkpoint.pt"
     state = None
+    init_model, init_info = None, None
+    if resume and init is not None:
+        raise TrainError("--init starts a new run from a checkpoint's weights; it cannot be combined with --resume")
+    if init is not None:
+        init_model, init_info = _load_init(init)
+        mcfg = init_model.cfg
     if resume:
         if not ckpt_path.exists():
             raise TrainError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
@@ -106,7 +139,10 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
     torch.manual_seed(tcfg.seed)
     rng = np.random.default_rng(tcfg.seed)
     random.seed(tcfg.seed)
-    gen = SoundStream(mcfg).to(dev)
+    gen = SoundStream(mcfg)
+    if init_model is not None:
+        gen.load_state_dict(init_model.state_dict())
+    gen = gen.to(dev)
     disc = Discriminators(tcfg.disc_width).to(dev)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tcfg.lr_g, betas=tcfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=tcfg.lr_d, betas=tcfg.betas)
@@ -132,6 +168,7 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
             "step": step, "wall_time_s": wall, "generator": gen.state_dict(), "discriminators": disc.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(rng),
             "data": {"files": [str(p) for p in corpus.files], "seconds": corpus.seconds}, "device": str(dev),
+            "init_from": init_info if state is None else state.get("init_from"),
         }, ckpt_path)
 
     bar = None

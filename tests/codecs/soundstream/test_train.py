@@ -135,3 +135,39 @@ def test_snr_loss_term_is_logged_and_trains(data_dir, tmp_path):
           tcfg=_cfg(steps=40, warmup_steps=40, ckpt_every=100, lr_g=3e-3, weights=LossWeights(rec=0.0, snr=1.0)),
           on_step=lambda s, l: snrs.append(l["snr_db"]))
     assert np.mean(snrs[-8:]) > np.mean(snrs[:8]) + 0.5, snrs
+
+
+def test_init_fine_tunes_from_an_export_without_reseeding_codebooks(data_dir, tmp_path):
+    """``init=`` starts a new run from exported weights: step 0, the export's config and weights, provenance
+    recorded, and no codebook entry re-seeded as dead although the export carries no EMA usage statistics."""
+    torch.set_num_threads(1)
+    src = tmp_path / "src"
+    train(data=[data_dir], run_dir=src, tcfg=_cfg(steps=6, warmup_steps=6), mcfg="tiny", device="cpu",
+          progress=False)
+    export_generator(src / "checkpoint.pt", tmp_path / "g.pt", half=False)
+    ref, _ = load_generator(tmp_path / "g.pt")
+    before = ref.state_dict()
+
+    ft = tmp_path / "ft"  # lr 0: only the codebook EMA may move anything
+    out = train(data=[data_dir], run_dir=ft, tcfg=_cfg(steps=1, warmup_steps=1, lr_g=0.0, lr_d=0.0),
+                mcfg="paper", init=tmp_path / "g.pt", device="cpu", progress=False)
+    assert out["step"] == 1
+    st = load_train_state(ft / "checkpoint.pt")
+    assert st["model_config"] == ref.cfg.to_dict()  # the init's config wins over mcfg
+    assert st["init_from"]["step"] == 6 and st["init_from"]["ema_stats"] == "rebuilt"
+    after = st["generator"]
+    for k, v in before.items():
+        if v.is_floating_point() and not k.startswith("quantizer."):
+            torch.testing.assert_close(after[k], v, msg=k)
+    vectors = 2 * int(round(0.2 * 75))  # batch 2 x 15 frames: at most this many entries are assigned per stage
+    for i in range(ref.cfg.n_q):
+        old, new = before[f"quantizer.layers.{i}.embed"], after[f"quantizer.layers.{i}.embed"]
+        changed = int(((new - old).norm(dim=1) > 1e-3 * old.norm(dim=1).clamp_min(1e-6)).sum())
+        assert changed <= vectors, (i, changed)  # re-seeding dead entries would change all 1024
+
+    with pytest.raises(TrainError, match="--resume"):
+        train(data=[data_dir], run_dir=ft, tcfg=_cfg(steps=2), init=tmp_path / "g.pt", resume=True, device="cpu",
+              progress=False)
+    with pytest.raises(TrainError, match="--init"):
+        train(data=[data_dir], run_dir=tmp_path / "x", tcfg=_cfg(steps=1), init=tmp_path / "nope.pt",
+              device="cpu", progress=False)
