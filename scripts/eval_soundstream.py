@@ -30,6 +30,22 @@ from harness.audio import read_audio  # noqa: E402
 from harness.codecs import create_codec, transcode  # noqa: E402
 
 SPEECH_HINTS = ("speech", "tts", "espeak", "festival")
+BAND_EDGES_HZ = (0, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000)
+
+
+def band_levels(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> list[float]:
+    """Level of ``degraded`` relative to ``reference`` in each band of BAND_EDGES_HZ, in dB (10 log10 of the ratio
+    of the summed Welch PSDs; negative = energy missing in the decoded audio; NaN above Nyquist)."""
+    from scipy.signal import welch
+
+    f, p_ref = welch(reference.mean(axis=-1), sample_rate, nperseg=1024)
+    _, p_deg = welch(degraded.mean(axis=-1), sample_rate, nperseg=1024)
+    out = []
+    for lo, hi in zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:]):
+        band = (f >= lo) & (f < hi)
+        ref_e, deg_e = float(p_ref[band].sum()), float(p_deg[band].sum())
+        out.append(10 * np.log10(max(deg_e, 1e-20) / ref_e) if ref_e > 0 else float("nan"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kbps", type=float, nargs="+", default=[1.5, 3, 6, 9, 12, 18])
     ap.add_argument("--no-opus", action="store_true")
     ap.add_argument("--no-visqol", action="store_true")
+    ap.add_argument("--bands", action="store_true",
+                    help="also print, per condition, the level of the decoded speech relative to the original in "
+                         "frequency bands (dB; negative = energy missing; Welch PSD, 1024-point Hann)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     files = sorted(Path(args.heldout).rglob("*.wav"))
@@ -61,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             row = {"file": str(f.relative_to(args.heldout)), "speech": is_speech, "codec": name, "kbps": kbps,
                    "measured_kbps": res.measured_kbps, "si_snr_db": s.value, "lag_samples": s.settings["lag_samples"],
                    "mel": mel_distance(reference=x, degraded=res.audio, sample_rate=sr).value}
+            if is_speech and args.bands:
+                row["band_db"] = band_levels(reference=x, degraded=res.audio, sample_rate=sr)
             if is_speech and not args.no_visqol:
                 row["visqol_speech_exp"] = visqol_speech(reference=x, degraded=res.audio, sample_rate=sr,
                                                          use_lattice_model=False).value
@@ -87,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         fmt = lambda v, p=2: "-" if v is None else f"{v:.{p}f}"  # noqa: E731
         print(f"| {s['codec']} | {s['kbps']:g} | {fmt(s['si_snr_db_all'])} | {fmt(s['si_snr_db_speech'])} | "
               f"{fmt(s['mel_all'], 3)} | {fmt(s['visqol_speech_exp'])} | {s['max_abs_lag_samples']} |")
+    if args.bands:
+        edges = BAND_EDGES_HZ
+        print("\n| codec | kbps | " + " | ".join(f"{a}-{b} Hz" for a, b in zip(edges[:-1], edges[1:])) + " |")
+        print("|---|---|" + "---|" * (len(edges) - 1))
+        for name, kbps in conds:
+            sp = [row for row in rows if row["codec"] == name and row["kbps"] == kbps and "band_db" in row]
+            if sp:
+                mean = np.nanmean([row["band_db"] for row in sp], axis=0)
+                print(f"| {name} | {kbps:g} | " + " | ".join(f"{v:+.1f}" for v in mean) + " |")
     print(f"({len(files)} files, {time.time() - t0:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
