@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             "visqol_speech_exp": (float(np.mean([row["visqol_speech_exp"] for row in sp]))
                                   if sp and "visqol_speech_exp" in sp[0] else None),
             "max_abs_lag_samples": int(max(abs(row["lag_samples"]) for row in r)),
+            "band_db_speech": (np.nanmean([row["band_db"] for row in sp], axis=0).tolist()
+                               if sp and "band_db" in sp[0] else None),
         })
     print("| codec | kbps | SI-SNR dB (all) | SI-SNR dB (speech) | log-mel dist (all) | ViSQOL speech (exp.) | max lag |")
     print("|---|---|---|---|---|---|---|")
@@ -112,11 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         edges = BAND_EDGES_HZ
         print("\n| codec | kbps | " + " | ".join(f"{a}-{b} Hz" for a, b in zip(edges[:-1], edges[1:])) + " |")
         print("|---|---|" + "---|" * (len(edges) - 1))
-        for name, kbps in conds:
-            sp = [row for row in rows if row["codec"] == name and row["kbps"] == kbps and "band_db" in row]
-            if sp:
-                mean = np.nanmean([row["band_db"] for row in sp], axis=0)
-                print(f"| {name} | {kbps:g} | " + " | ".join(f"{v:+.1f}" for v in mean) + " |")
+        for s in summary:
+            if s["band_db_speech"] is not None:
+                print(f"| {s['codec']} | {s['kbps']:g} | " + " | ".join(f"{v:+.1f}" for v in s["band_db_speech"]) + " |")
     print(f"({len(files)} files, {time.time() - t0:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))

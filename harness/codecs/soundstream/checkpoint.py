@@ -78,7 +78,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def load_generator(path: str | Path, *, device: str = "cpu") -> tuple[SoundStream, dict[str, Any]]:
-    """Build the generator stored in ``path`` (a generator export or a training checkpoint) in eval mode (fp32)."""
+    """Build the generator stored in ``path`` (a generator export or a training checkpoint) in eval mode (fp32).
+    Returns it and ``{"step", "config", "path", "format"}`` (``format``: which of the two the file is)."""
     p = Path(path)
     if not p.is_file():
         raise CodecUnavailable(
@@ -103,4 +104,4 @@ def load_generator(path: str | Path, *, device: str = "cpu") -> tuple[SoundStrea
         raise CodecUnavailable(f"{p}: weights do not match the stored config (missing {bad[:3]}, "
                                f"unexpected {list(unexpected)[:3]})")
     model.eval().to(device)
-    return model, {"step": int(step), "config": model.cfg, "path": str(p)}
+    return model, {"step": int(step), "config": model.cfg, "path": str(p), "format": st["format"]}

@@ -66,8 +66,7 @@ def _train(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, segment_s=args.segment, lr_g=args.lr,
                        lr_d=args.lr, warmup_steps=args.warmup_steps, ckpt_every=args.ckpt_every, seed=args.seed,
                        denoise=args.denoise, full_rate_prob=args.full_rate_prob,
-                       weights=LossWeights(rec=args.rec_weight, wave=args.wave_loss,
-                                               snr=args.snr_loss))
+                       weights=LossWeights(rec=args.rec_weight, wave=args.wave_loss, snr=args.snr_loss))
     out = train(data=args.data, run_dir=args.out, tcfg=tcfg, mcfg=args.config, resume=args.resume,
                 init=args.init, device=args.device)
     print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "last": out["last"]}))

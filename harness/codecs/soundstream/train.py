@@ -88,8 +88,7 @@ def _load_init(path: str | Path) -> tuple[SoundStream, dict[str, Any]]:
         model, info = load_generator(path)
     except CodecUnavailable as exc:
         raise TrainError(f"--init: {exc}") from exc
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    has_ema = state.get("format") == TRAIN_FORMAT
+    has_ema = info["format"] == TRAIN_FORMAT  # a training checkpoint keeps the EMA statistics; an export does not
     if not has_ema:
         with torch.no_grad():
             for layer in model.quantizer.layers:
