@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from harness.study_rules import MAX_SIGNALS_PER_TRIAL, fmt_kbps
+from harness.study.rules import MAX_SIGNALS_PER_TRIAL, fmt_kbps
 
 DEMO_OPUS_KBPS = (6.0, 12.0)
 DEMO_PREFERRED_KBPS = 6.0  # other codecs: this rate, or their operating point nearest to it

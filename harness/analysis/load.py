@@ -88,9 +88,9 @@ def from_db(url: str, *, study_dir: str | Path | None = None) -> pd.DataFrame:
         raise RatingsError(f"{url}: no such SQLite database file; pass the web app's database "
                            "(the URL `mushra serve` printed), or use --ratings with a CSV export")
     try:
-        from harness.webtest.export import ratings_frame
+        from harness.ratings.export import ratings_frame
     except ImportError as exc:
-        raise RatingsError(f"reading ratings from a database needs the web app (harness.webtest.export): {exc}"
+        raise RatingsError(f"reading ratings from a database needs the web app (harness.ratings.export): {exc}"
                            ) from exc
     try:
         frame = ratings_frame(url, study_dir=study_dir) if study_dir is not None else ratings_frame(url)

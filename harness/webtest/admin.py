@@ -14,9 +14,9 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
 from sqlalchemy import select
 
 from harness.webtest.config import ADMIN_TOKEN_ENV
-from harness.webtest.export import ratings_frame, sessions_frame
+from harness.ratings.export import ratings_frame, sessions_frame
 from harness.webtest.flow import item_load
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.models import Rating, Session, Trial
 from harness.webtest.security import csrf_ok, csrf_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

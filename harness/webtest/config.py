@@ -89,7 +89,7 @@ class RaterSettings:
         unknown = sorted(set(r) - known)
         if unknown:
             raise ManifestError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
-        from harness.study_rules import RaterSettings as StudyRaterSettings  # the one place defaults live
+        from harness.study.rules import RaterSettings as StudyRaterSettings  # the one place defaults live
 
         try:
             f = StudyRaterSettings(**r).filled(n_items=n_items, study_hash=manifest.study_hash)

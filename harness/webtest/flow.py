@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session as OrmSession
 
 from harness.webtest import headphone
-from harness.webtest.models import Session, Trial, utcnow
+from harness.ratings.models import Session, Trial, utcnow
 from harness.webtest.study import Study
 
 QUESTIONS = (

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, insert, text
 
 from harness.webtest import headphone
-from harness.webtest.db import Database
+from harness.ratings.db import Database
 from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
-from harness.webtest.models import HeadphoneAnswer, Rating, utcnow
+from harness.ratings.models import HeadphoneAnswer, Rating, utcnow
 from harness.webtest.study import Study
 
 R, H = Rating.__table__, HeadphoneAnswer.__table__

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from harness.study_rules import ANCHORS, ID_PATTERN, fmt_kbps
+from harness.study.rules import ANCHORS, ID_PATTERN, fmt_kbps
 
 CONDITION_KEYS = ("id", "codec", "kbps", "options")
 LADDER_KEYS = ("codecs", "kbps", "skip_unsupported", "options")

@@ -1,4 +1,4 @@
-"""Constants and rater settings of the study file (kept apart from :mod:`harness.study` to keep modules small).
+"""Constants and rater settings of the study file (kept apart from :mod:`harness.study.study` to keep modules small).
 
 Numbers from ITU-R BS.1534-3: at most 12 signals per trial counting the hidden reference and anchors; anchors
 are low-pass filtered references at 3.5 kHz (low) and 7 kHz (mid); post-screening of assessors ("bs1534"), or the

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 from sqlalchemy import select
 
-from harness.webtest.db import open_database
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.db import open_database
+from harness.ratings.models import Rating, Session, Trial
 
 RATING_COLUMNS = ["rater", "session", "item", "condition", "score", "trial", "codec", "kbps", "measured_kbps",
                   "category", "kind", "plays", "listen_ms", "submitted_at"]
@@ -81,7 +81,7 @@ def sessions_frame(db_url: str) -> pd.DataFrame:
     """One row per session with :data:`SESSION_COLUMNS` (device/crowd/questionnaire as JSON text)."""
     import json
 
-    from harness.webtest.models import HeadphoneAnswer
+    from harness.ratings.models import HeadphoneAnswer
 
     db = open_database(db_url)
     try:

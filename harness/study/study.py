@@ -2,7 +2,7 @@
 settings and rater settings, parsed into frozen dataclasses and validated with line-precise errors
 (``StudyError("study.toml:12: ...")``). Relative paths are relative to the study file.
 
-See ``docs/core.md`` for the reference and :data:`harness.study_example.EXAMPLE` for a commented example.
+See ``docs/core.md`` for the reference and :data:`harness.study.example.EXAMPLE` for a commented example.
 Limits follow ITU-R BS.1534-3: at most 12 signals per trial (hidden reference and anchors included), excerpts of
 about 10 s and at most 12 s.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.errors import StudyError
-from harness.study_rules import (
+from harness.study.rules import (
     ID_PATTERN, ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater,
 )
-from harness.study_conditions import ConditionSpec, parse_conditions
-from harness.tomlpos import KeyLines
+from harness.study.conditions import ConditionSpec, parse_conditions
+from harness.study.tomlpos import KeyLines
 
 __all__ = ["Study", "ItemSpec", "ConditionSpec", "RaterSettings", "load_study", "file_sha256", "SCHEMA_VERSION",
            "ANCHORS", "CATEGORIES", "MAX_SIGNALS_PER_TRIAL"]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from harness.errors import HarnessError
-from harness.webtest.models import SCHEMA_VERSION, Base, Meta
+from harness.ratings.models import SCHEMA_VERSION, Base, Meta
 
 BUSY_TIMEOUT_MS = 5000
 
