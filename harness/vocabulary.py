@@ -76,6 +76,16 @@ def parse_condition_id(cid: str, *, loose: bool = False) -> tuple[str | None, fl
     return cid, math.nan
 
 
+def normalize_condition_id(cid: str) -> str:
+    """The current form of a condition id: the older evaluation form ``opus@12`` becomes ``opus_12kbps``; every
+    other id is returned unchanged (so results files written before the change compare with new ones)."""
+    if "@" in cid:
+        codec, kbps = parse_condition_id(cid)
+        if codec is not None and not math.isnan(kbps):
+            return condition_id(codec, kbps)
+    return cid
+
+
 # --- trials and sessions of the web test (values are stored in the ratings database and sent by the API) ----
 class TrialKind(enum.StrEnum):
     TRAINING = "training"

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.vocabulary import SCREENING_PRESETS, ScreeningPreset
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=("bs1534", "encodec"), default="bs1534",
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=ScreeningPreset.BS1534.value,
                    help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
@@ -138,7 +139,7 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.webtest.config import default_db_url
+        from harness.ratings.db import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 from tqdm import tqdm
 
+from harness.vocabulary import condition_id
 from harness.analysis.results import (  # noqa: F401  (re-exported)
     FORMAT, SCHEMA_VERSION, EvaluationError, _frame, read_results, write_results,
 )
@@ -135,7 +136,7 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
         for m in todo:
             r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
             row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
-                   f"{cell.codec}@{cell.kbps:g}", "codec": cell.codec, "kbps": cell.kbps,
+                   condition_id(cell.codec, cell.kbps), "codec": cell.codec, "kbps": cell.kbps,
                    "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
                    "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
                    "codec_versions": info["codec_versions"], "key": keys[m]}

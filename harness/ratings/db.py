@@ -97,6 +97,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def default_db_url(folder: str | Path) -> str:
+    """The ratings database ``serve`` uses by default: ``DIR/ratings.sqlite`` of the study folder."""
+    return f"sqlite:///{Path(folder).resolve() / 'ratings.sqlite'}"
+
+
 def open_database(url: str) -> Database:
     try:
         if url.startswith("sqlite"):
