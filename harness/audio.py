@@ -15,8 +15,9 @@ import numpy as np
 import soundfile as sf
 
 from harness.errors import AudioError
+from harness.files import AUDIO_SUFFIXES
 
-SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+SUPPORTED_SUFFIXES = AUDIO_SUFFIXES  # what soundfile reads, plus MP3 (see harness.files)
 SILENCE_DBFS = -70.0  # a file whose RMS is below this is treated as silent
 CLIP_LEVEL = 0.9999
 
