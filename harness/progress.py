@@ -10,14 +10,15 @@ import warnings
 from typing import Any, TextIO
 
 
-def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True, stream: TextIO | None = None) -> Any:
+def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True, stream: TextIO | None = None,
+                 **tqdm_options: Any) -> Any:
     """A tqdm bar on ``stream`` (stderr) when ``enabled`` and ``stream`` is a terminal; a silent one otherwise
     (pipes, CI logs and ``--quiet`` get no bar)."""
     from tqdm import tqdm
 
     stream = stream or sys.stderr
     on = enabled and _isatty(stream)
-    return tqdm(total=total, desc=desc, unit=unit, disable=not on, leave=False, file=stream)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not on, file=stream, **{"leave": False, **tqdm_options})
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -25,6 +26,14 @@ def _isatty(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def ignore_interrupts() -> None:
+    """Worker-process initializer: Ctrl-C goes to the whole process group; only the parent handles it (it stops
+    the pool and says what was kept), so workers print no traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def format_warning(message: Any, category: type, filename: str, lineno: int, line: str | None = None) -> str:

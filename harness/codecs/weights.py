@@ -111,6 +111,9 @@ def find_lyra_dir(model_dir: str | os.PathLike | None = None) -> Path:
     """
     tried = []
     for how, folder in lyra_candidates(model_dir):
+        if not folder.is_dir() and how != "cache":  # a folder the user named: never fall back to another one
+            raise CodecUnavailable(f"Lyra model folder {folder} ({how}) does not exist. Fix the path, or fetch the "
+                                   f"models there with `mushra models fetch lyra --dest {folder}` (needs network).")
         if not folder.is_dir():
             tried.append(f"{folder} ({how}: no such folder)")
             continue

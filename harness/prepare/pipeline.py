@@ -219,7 +219,9 @@ def _run(study: Study, signals: list[Signal], plan: _Plan, cache: Cache, out: Pa
     pool = None
     parent_finishes = jobs <= 2
     if jobs > 1 and len(plan.renders) + len(plan.items_todo) > 1:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+        from harness.progress import ignore_interrupts
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=ignore_interrupts)
         for _ in range(jobs):  # workers import numpy/scipy/codecs while this process cuts the excerpts
             pool.submit(_warm_up)
     bar = None

@@ -172,8 +172,9 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
 
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=tcfg.steps, initial=step, desc="soundstream", unit="step", dynamic_ncols=True)
+        from harness.progress import progress_bar
+        bar = progress_bar(total=tcfg.steps, initial=step, desc="soundstream", unit="step", dynamic_ncols=True,
+                           leave=True)
     gen.train()
     disc.train()
     last: dict[str, float] = {}
