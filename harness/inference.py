@@ -55,13 +55,13 @@ def _check(frame: pd.DataFrame, items: str, confidence: float) -> None:
 
 def _cells(frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """One row per (group..., item, rater): mean score ``y`` and rating count ``k``; plus per-item ``m``, ``n``."""
-    keys = groups + ["item", "rater"]
-    codes = {k: pd.factorize(frame[k], sort=False) for k in keys}
+    keys = list(dict.fromkeys(groups + ["item", "rater"]))
+    codes = {k: pd.factorize(frame[k], sort=False, use_na_sentinel=False) for k in keys}
     df = pd.DataFrame({k: c for k, (c, _) in codes.items()})
     df["score"] = frame["score"].to_numpy(dtype=np.float64)
     cells = df.groupby(keys, sort=False)["score"].agg(["mean", "size"]).reset_index()
     cells = cells.rename(columns={"mean": "y", "size": "k"})
-    gi = groups + ["item"]
+    gi = list(dict.fromkeys(groups + ["item"]))
     cells["m"] = cells.groupby(gi, sort=False)["y"].transform("mean")
     cells["n"] = cells.groupby(gi, sort=False)["y"].transform("size")
     cells["I"] = cells.groupby(groups, sort=False)["item"].transform("nunique")
@@ -86,7 +86,7 @@ def _linearised(cells: pd.DataFrame, groups: list[str], items: str) -> pd.DataFr
     if items == "fixed":
         out["var"], out["df"] = vr, (R - 1).astype(float)
         return out
-    im = c.drop_duplicates(groups + ["item"])
+    im = c.drop_duplicates(list(dict.fromkeys(groups + ["item"])))
     I = out["n_items"]
     mean = out["mean"]
     ui = (im.set_index(groups)["m"] - mean.reindex(im.set_index(groups).index).to_numpy())
@@ -103,21 +103,23 @@ def _linearised(cells: pd.DataFrame, groups: list[str], items: str) -> pd.DataFr
     return out
 
 
-def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence: float = 0.95, seed: int = 0
-                        ) -> pd.DataFrame:
+def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence: float = 0.95, seed: int = 0,
+                        by: tuple[str, ...] = ("category", "condition")) -> pd.DataFrame:
     """Per (category, condition): rater-aware mean and ``confidence`` interval (see module docstring).
 
     ``frame`` needs ``rater, item, condition, score`` (+ optional ``category``; absent = one category ``all``).
-    Returns :data:`SUMMARY_COLUMNS`: ``mean`` is the estimate of the estimand (equals the mean of all ratings when
+    ``by`` changes the groups (e.g. ``("category", "codec", "kbps")``; a missing ``category`` column means one
+    category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the estimand (equals the mean of all ratings when
     every item has the same number of ratings), ``se`` its standard error, ``half_width = t_{df} * se``. An interval
     needs at least 2 raters (``items="random"``: also 2 items), otherwise it is NaN. ``seed`` is accepted for
     interface stability (the method is deterministic).
     """
     _check(frame, items, confidence)
     f = frame if "category" in frame.columns else frame.assign(category="all")
+    groups = list(by)
+    cols = groups + [c for c in SUMMARY_COLUMNS if c not in ("category", "condition")]
     if len(f) == 0:
-        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
-    groups = ["category", "condition"]
+        return pd.DataFrame(columns=cols)
     cells = _cells(f, groups)
     res = _linearised(cells, groups, items).reset_index()
     labels = cells.attrs["labels"]
@@ -131,7 +133,7 @@ def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence
     res["method"] = METHODS[items]
     res = res.sort_values(groups, kind="stable").reset_index(drop=True)
     res.attrs.update(estimand=ESTIMAND[items], confidence=confidence, items=items)
-    return res[list(SUMMARY_COLUMNS)]
+    return res[cols]
 
 
 ESTIMAND = {"fixed": "mean score a new population of raters would give these items (raters random, items fixed)",
