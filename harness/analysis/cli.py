@@ -73,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
                         "would give these items (rater-cluster t); random = also over a population of items "
                         "(two-way cluster t)")
+    p.add_argument("--baseline", metavar="CONDITION",
+                   help="compare every condition with this one only (default: all pairs), e.g. opus@24")
     p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
                    help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
@@ -149,7 +151,7 @@ def _analyze(args) -> int:
         source = default_db_url(Path(args.study))
     res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
-                  items=args.items_mode)
+                  items=args.items_mode, baseline=args.baseline)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
     return 0
 
