@@ -113,13 +113,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def codec_table(ladder: list[float] | None = None) -> list[dict[str, Any]]:
     """One row per registered codec: name, rates, channels, bitrates, usable, reason (and ladder cells)."""
-    from harness.codecs import codec_names, get_codec_class
+    from harness.codecs import codec_availability, codec_names, get_codec_class
 
     rows = []
     for name in codec_names():
         cls = get_codec_class(name)
         try:
-            ok, reason = cls.availability()
+            ok, reason = codec_availability(cls)
         except Exception as exc:  # a broken adapter must not hide the others
             ok, reason = False, f"availability check failed: {exc}"
         row = {"name": name, "description": getattr(cls, "description", ""),

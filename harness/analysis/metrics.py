@@ -289,4 +289,12 @@ def compute(name: str, *, reference: np.ndarray, degraded: np.ndarray, sample_ra
     fn = METRICS.get(name)
     if fn is None:
         raise MetricError(f"unknown metric '{name}'. Choose one of: {', '.join(METRICS)}")
-    return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    try:
+        return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    except ModuleNotFoundError as exc:
+        from harness.extras import missing_extra_message
+
+        msg = missing_extra_message(exc.name or "", purpose=f"metric '{name}'")
+        if msg is None:
+            raise
+        raise MetricError(msg) from None

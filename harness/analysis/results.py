@@ -52,7 +52,12 @@ def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any
     for col in ("settings", "codec_settings", "codec_versions"):
         flat[col] = flat[col].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     flat.to_csv(paths["csv"], index=False)
-    flat.to_parquet(paths["parquet"], index=False)
+    from harness.extras import installed
+
+    if installed("pyarrow"):
+        flat.to_parquet(paths["parquet"], index=False)
+    else:  # the light install: JSON and CSV only
+        del paths["parquet"]
     return paths
 
 

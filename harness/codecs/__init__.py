@@ -18,12 +18,13 @@ from harness.codecs.base import (
     CodecResult,
     CodecUnavailable,
     UnsupportedBitrate,
+    codec_availability,
     transcode,
 )
 
 __all__ = [
     "BitrateSpec", "Codec", "CodecError", "CodecResult", "CodecUnavailable", "UnsupportedBitrate",
-    "UnknownCodec", "register", "get_codec_class", "create_codec", "codec_names", "transcode",
+    "UnknownCodec", "register", "get_codec_class", "create_codec", "codec_names", "transcode", "codec_availability",
 ]
 
 ENTRY_POINT_GROUP = "harness.codecs"
@@ -118,7 +119,7 @@ def get_codec_class(name: str) -> type[Codec]:
 def create_codec(name: str, *, kbps: float, **options: Any) -> Codec:
     """Instantiate codec ``name`` at ``kbps`` with adapter ``options``."""
     cls = get_codec_class(name)
-    ok, reason = cls.availability(**options)
+    ok, reason = codec_availability(cls, **options)
     if not ok:
         raise CodecUnavailable(f"codec '{name}' is not usable here: {reason}")
     return cls(kbps=kbps, **options)

@@ -107,6 +107,8 @@ class Codec(abc.ABC):
     sample_rates: ClassVar[tuple[int, ...]]
     #: channel counts the codec can code
     channel_options: ClassVar[tuple[int, ...]] = (1,)
+    #: top-level modules it needs beyond the base install (see :mod:`harness.extras`), e.g. ``("torch",)``
+    requires: ClassVar[tuple[str, ...]] = ()
     bitrates: ClassVar[BitrateSpec]
 
     def __init__(self, *, kbps: float, **options: Any) -> None:
@@ -192,6 +194,18 @@ class CodecResult:
         out["settings"] = dict(self.settings)
         out["versions"] = dict(self.versions)
         return out
+
+
+def codec_availability(cls: type[Codec], **options: Any) -> tuple[bool, str]:
+    """``(usable, reason)``: the modules of :attr:`Codec.requires` are installed (else the reason names the
+    extra to install), then the adapter's own :meth:`Codec.availability`."""
+    from harness.extras import installed, missing_extra_message
+
+    for module in cls.requires:
+        if not installed(module):
+            return False, (missing_extra_message(module, purpose=f"codec '{cls.name}'")
+                           or f"codec '{cls.name}' needs the Python package '{module}'")
+    return cls.availability(**options)
 
 
 def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:

@@ -124,6 +124,8 @@ def load_model(name: str, *, weights: str | None = None, random_weights: bool = 
 class _EncodecBase(Codec):
     """Shared code; subclasses set ``name`` and the class attributes."""
 
+    requires = ("torch", "transformers")
+
     def __init__(self, *, kbps: float, weights: str | None = None, random_weights: Any = False, seed: int = 0,
                  **options: Any) -> None:
         super().__init__(kbps=kbps, **options)

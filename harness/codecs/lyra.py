@@ -97,6 +97,7 @@ class Lyra(Codec):
     name = "lyra"
     description = "Lyra v2 (google/lyra 1.3.2) SoundStream-based speech codec, TFLite models"
     sample_rates = (SAMPLE_RATE,)
+    requires = ("ai_edge_litert",)
     channel_options = (1,)
     bitrates = BitrateSpec(points=(3.2, 6.0, 9.2))
 

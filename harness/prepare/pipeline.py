@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from harness import __version__
 from harness.cache import Cache, cache_key
-from harness.codecs import CodecError, CodecUnavailable, get_codec_class
+from harness.codecs import CodecError, CodecUnavailable, codec_availability, get_codec_class
 from harness.codecs.base import RESAMPLER
 from harness.errors import StudyError
 from harness.files import atomic_write, file_sha256
@@ -108,7 +108,7 @@ def _codec_signals(study: Study, *, skip_unavailable: bool) -> tuple[list[Signal
     signals, skipped, unbuilt = [], [], []
     for c in study.conditions:
         cls = get_codec_class(c.codec)
-        ok, reason = cls.availability(**c.options)
+        ok, reason = codec_availability(cls, **c.options)
         if not ok:
             if skip_unavailable:
                 skipped.append({"condition": c.id, "codec": c.codec, "kbps": c.kbps, "reason": reason})
