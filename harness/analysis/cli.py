@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=("bs1534", "encodec"), default=None,
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=None,
                    help="post-screening preset (default: the study's [rater] screening with --study, else bs1534: "
                         "ITU-R BS.1534-3 sec. 4.1.2)")
     p.add_argument("--rater-column", metavar="NAME",
@@ -169,7 +170,7 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.webtest.config import default_db_url
+        from harness.ratings.db import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
