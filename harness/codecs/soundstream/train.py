@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from harness.codecs.soundstream.checkpoint import TRAIN_FORMAT, atomic_save, load_train_state
+from harness.codecs.soundstream.checkpoint import TRAIN_FORMAT, atomic_save, load_train_state, save_generator
 from harness.codecs.soundstream.data import AudioCorpus, make_batch
 from harness.codecs.soundstream.discriminators import Discriminators
 from harness.codecs.soundstream.losses import (LossWeights, MultiScaleMelLoss, discriminator_hinge,
@@ -51,6 +51,9 @@ class TrainConfig:
     # probability of a batch using all quantizers instead of a random count (0 = the paper's quantizer dropout on
     # every batch; DAC, Kumar et al. 2023, Sec. 3.3, uses 0.5 so the decoder also learns to use the finest codes)
     full_rate_prob: float = 0.0
+    # also write a generator-only export ``RUN_DIR/snapshots/step-NNNNNN.pt`` at every periodic checkpoint, so the
+    # best step can be chosen later by held-out measurement (scripts/eval_soundstream_run.py), not by the last one
+    keep_snapshots: bool = False
     weights: LossWeights = LossWeights()
 
 
@@ -223,6 +226,10 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
                 log.flush()
             if step % tcfg.ckpt_every == 0 or step == tcfg.warmup_steps:
                 save()
+                if tcfg.keep_snapshots and step % tcfg.ckpt_every == 0:
+                    save_generator(gen, run / "snapshots" / f"step-{step:06d}.pt", step=step,
+                                   extra={"wall_time_s": wall, "train_config": dataclasses.asdict(tcfg),
+                                          "init_from": init_info if state is None else state.get("init_from")})
             if step == tcfg.warmup_steps:  # keep the reconstruction-only model of the warm-up
                 shutil.copyfile(ckpt_path, run / "checkpoint-warmup.pt")
     except KeyboardInterrupt:
