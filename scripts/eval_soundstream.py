@@ -66,6 +66,10 @@ def audio_hash(path: Path) -> str:
     return hashlib.sha256(np.ascontiguousarray(x.mean(axis=1), dtype=np.float32).tobytes()).hexdigest()
 
 
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".wav", ".flac", ".ogg"))
+
+
 def check_disjoint(*, heldout: list[Path], train: list[Path]) -> None:
     """Raise SystemExit naming any held-out file whose audio is also in ``train`` (never evaluate on training
     files)."""
@@ -140,8 +144,13 @@ def eval_run(args: argparse.Namespace, files: list[Path], root: Path) -> None:
     from harness.codecs.soundstream.checkpoint import load_train_state
 
     run = Path(args.run)
-    state = load_train_state(run / "checkpoint.pt")
-    check_disjoint(heldout=files, train=[Path(p) for p in state["data"]["files"]])
+    if (run / "checkpoint.pt").exists():
+        train = [Path(p) for p in load_train_state(run / "checkpoint.pt")["data"]["files"]]
+    elif args.train_data:
+        train = _audio_files(Path(args.train_data))
+    else:
+        raise SystemExit(f"{run}/checkpoint.pt not written yet: pass --train-data DIR (the run's --data)")
+    check_disjoint(heldout=files, train=train)
     ref_path = run / "heldout-reference.json"
     if not ref_path.exists():
         ref = summarize(score_files(files, root, REFERENCE_CONDS, checkpoint=None, bands=False, visqol=True))
@@ -190,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             time.sleep(args.watch)
     if args.train_data:
-        check_disjoint(heldout=files, train=sorted(p for p in Path(args.train_data).rglob("*") if p.is_file()
-                                                   and p.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3")))
+        check_disjoint(heldout=files, train=_audio_files(Path(args.train_data)))
     t0 = time.time()
     conds = [("soundstream", k) for k in args.kbps] + ([] if args.no_reference else list(REFERENCE_CONDS))
     rows = score_files(files, root, conds, checkpoint=args.checkpoint, bands=args.bands, visqol=not args.no_visqol)
