@@ -72,10 +72,13 @@ class SoundStreamCodec(Codec):
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
     def __init__(self, *, kbps: float, checkpoint: str | Path | None = None, denoise: bool = False,
-                 **options: Any) -> None:
+                 streaming: bool = False, **options: Any) -> None:
         if options:
             raise CodecError(f"soundstream: unknown option(s) {', '.join(sorted(options))}; "
-                             "it takes checkpoint=PATH and denoise=true/false")
+                             "it takes checkpoint=PATH, denoise=true/false and streaming=true/false")
+        if not isinstance(streaming, bool):
+            raise CodecError(f"soundstream: streaming must be true or false, got {streaming!r}")
+        self.streaming = streaming
         super().__init__(kbps=kbps)
         self.n_q = int(round(self.kbps / KBPS_PER_QUANTIZER))
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else SHIPPED_CHECKPOINT
@@ -92,6 +95,9 @@ class SoundStreamCodec(Codec):
                              "this one has no FiLM conditioning")
         self.bits = cfg.bits_per_code
         self.options = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": denoise}
+        if streaming:  # recorded only when on, so offline conditions keep their settings (and cache keys)
+            self.options.update(streaming=True, algorithmic_latency_samples=cfg.hop,
+                                algorithmic_latency_ms=round(1000.0 * cfg.hop / cfg.sample_rate, 3))
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:
@@ -128,12 +134,15 @@ class SoundStreamCodec(Codec):
 
         if audio.ndim != 2 or audio.shape[1] != 1:
             raise CodecError(f"soundstream codes mono (frames, 1) audio, got shape {audio.shape}")
-        wav = torch.from_numpy(np.ascontiguousarray(audio[:, 0], dtype=np.float32))[None, None]
-        with torch.inference_mode():
-            codes = self.model.encode(wav, self.n_q, self.denoise)  # (1, n_q, frames)
+        if self.streaming:  # frame by frame, 320 samples in -> n_q codes out (equal to offline to ~1e-5)
+            codes = self._stream().process(audio[:, 0])[0][None]
+        else:
+            wav = torch.from_numpy(np.ascontiguousarray(audio[:, 0], dtype=np.float32))[None, None]
+            with torch.inference_mode():
+                codes = self.model.encode(wav, self.n_q, self.denoise).numpy()  # (1, n_q, frames)
         head = pack_header(tag=PAYLOAD_TAGS["soundstream"], version=PAYLOAD_VERSION, n_q=self.n_q,
                            length=audio.shape[0])
-        return head + pack_codes(codes[0].T.numpy(), self.bits)  # frame-major: all codes of frame 0 first
+        return head + pack_codes(codes[0].T, self.bits)  # frame-major: all codes of frame 0 first
 
     def decode(self, payload: bytes) -> np.ndarray:
         import torch
@@ -147,6 +156,17 @@ class SoundStreamCodec(Codec):
         if frames == 0:
             return np.zeros((0, 1), np.float32)
         codes = unpack_codes(body, self.bits, frames * self.n_q).reshape(frames, self.n_q)
+        if self.streaming:
+            stream = self._stream()
+            y = np.concatenate([stream.decode_frame(c) for c in codes])
+            return y[: head.length].astype(np.float32)[:, None]
         with torch.inference_mode():
             y = self.model.decode(torch.from_numpy(codes.T.copy())[None], self.denoise)
         return y[0, 0, : head.length].numpy().astype(np.float32)[:, None]
+
+    def _stream(self):
+        """A fresh frame-by-frame coder (NumPy engine) for one signal; its state is per call, so calls from
+        several threads do not share it."""
+        from harness.codecs.soundstream.streaming import StreamingCodec
+
+        return StreamingCodec(self.model, n_q=self.n_q, denoise=self.denoise)

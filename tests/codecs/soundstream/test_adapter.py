@@ -115,3 +115,16 @@ def test_wrong_bitrate_truncated_and_foreign_payloads_are_errors(ckpt):
     with pytest.raises(CodecError, match="format version 9"):
         six.decode(payload[:1] + b"\x09" + payload[2:])
     assert np.array_equal(six.decode(payload), six.decode(bytes(payload)))  # the intact payload still decodes
+
+
+def test_streaming_option_codes_frame_by_frame_like_offline(ckpt):
+    audio = speechlike(sr=24000, seconds=0.5, seed=8)[:11_000]
+    offline = create_codec("soundstream", kbps=4.5, checkpoint=str(ckpt))
+    stream = create_codec("soundstream", kbps=4.5, checkpoint=str(ckpt), streaming=True)
+    payload = stream.encode(audio)
+    assert payload == offline.encode(audio)
+    out = stream.decode(payload)
+    assert out.shape == (11_000, 1) and np.abs(out - offline.decode(payload)).max() < 1e-5
+    assert stream.settings()["algorithmic_latency_samples"] == 320 and stream.settings()["streaming"] is True
+    with pytest.raises(CodecError, match="streaming must be true or false"):
+        create_codec("soundstream", kbps=6, checkpoint=str(ckpt), streaming="yes")
