@@ -22,11 +22,14 @@ def audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in SUFFIXES)
 
 
-def codes_of_files(files: list[Path], checkpoint: Path, *, n_q: int | None = None) -> list[np.ndarray]:
-    """SoundStream codes ``(frames, n_q)`` int64 of each file (all the checkpoint's quantizers by default)."""
+def codes_of_files(files: list[Path], checkpoint: Path, *, n_q: int | None = None, threads: int = 1
+                   ) -> list[np.ndarray]:
+    """SoundStream codes ``(frames, n_q)`` int64 of each file (all the checkpoint's quantizers by default).
+    ``threads``: torch threads (one is about 10x faster than two on a loaded 2-core machine)."""
     import soundfile as sf
     import torch
 
+    torch.set_num_threads(threads)
     from harness.audio import resample
     from harness.codecs.soundstream.adapter import load_model
 
