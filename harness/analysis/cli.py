@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.options import option_value, parse_codec_options
-from harness.vocabulary import SCREENING_PRESETS, ScreeningPreset
+from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
