@@ -128,7 +128,11 @@ def codec_table(ladder: list[float] | None = None) -> list[dict[str, Any]]:
                "bitrate_range": list(cls.bitrates.range) if cls.bitrates.range else None,
                "usable": bool(ok), "reason": reason}
         if ladder is not None:
+            from harness.codecs.ladder import cell_reasons
+
             row["ladder"] = {f"{k:g}": cls.bitrates.supports(k) for k in ladder}
+            row["ladder_empty_because"] = {k: v for k, v in cell_reasons(cls, ladder, usable=bool(ok),
+                                                                          reason=reason).items() if v}
         rows.append(row)
     return rows
 
@@ -140,10 +144,15 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         return 0
     if args.ladder is not None:
         head = ["codec"] + [f"{k:g}" for k in args.ladder] + ["usable"]
-        body = [[r["name"]] + ["yes" if r["ladder"][f"{k:g}"] else "-" for k in args.ladder] +
-                ["yes" if r["usable"] else "no"] for r in rows]
+        body = [[r["name"]] + [("yes" if r["usable"] else "(yes)") if r["ladder"][f"{k:g}"] else "-"
+                               for k in args.ladder] + ["yes" if r["usable"] else "no"] for r in rows]
         _print_table(head, body)
-        print("\ncells: yes = the codec has that operating point (kbps); - = it cannot run there")
+        print("\ncells: yes = the codec has that operating point (kbps) and runs here; (yes) = it has it but cannot "
+              "run here; - = it has no such operating point\nwhy each cell is not 'yes':")
+        for r in rows:
+            for k, why in r["ladder_empty_because"].items():
+                print(f"  {r['name']} @ {k} kbps: {why}")
+        return 0
     else:
         head = ["codec", "rates (Hz)", "channels", "bitrates", "usable"]
         body = [[r["name"], "/".join(map(str, r["sample_rates"])), "/".join(map(str, r["channels"])), r["bitrates"],

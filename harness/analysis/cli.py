@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.options import option_value, parse_codec_options
-from harness.vocabulary import SCREENING_PRESETS, ScreeningPreset
+from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
@@ -48,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=SCREENING_PRESETS, default=ScreeningPreset.BS1534.value,
-                   help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=None,
+                   help="post-screening preset (default: the study's [rater] screening with --study, else bs1534: "
+                        "ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--rater-column", metavar="NAME",
+                   help="column naming the raters (default: session_uuid, email or a participant column)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
     p.add_argument("--items", choices=("fixed", "random"), default="fixed", dest="items_mode",
@@ -136,7 +139,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _analyze(args) -> int:
-    from harness.analysis import screening
     from harness.analysis.report import analyze
 
     overrides = {}
@@ -145,7 +147,6 @@ def _analyze(args) -> int:
         if not sep:
             raise HarnessError(f"--screen-set '{spec}': use KEY=VALUE")
         overrides[k] = _value(v)
-    cfg = screening.preset(args.screening, **overrides)
     source = args.db or args.ratings
     if source is None:
         if not args.study:
@@ -155,10 +156,11 @@ def _analyze(args) -> int:
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
-    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
+    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=args.screening,
+                  screening_overrides=overrides, rater_column=args.rater_column,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
                   items=args.items_mode, baseline=args.baseline)
-    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
+    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({res.screening}); report: {res.html}")
     return 0
 
 
