@@ -34,6 +34,8 @@ def truthy(value: Any) -> bool:
 class HubRVQCodec(Codec):
     """A transformers RVQ codec at ``kbps`` = codebooks x ``code_bits`` x frame rate."""
 
+    requires = ("torch", "transformers")
+
     code_bits: ClassVar[int]
     hop: ClassVar[int]  # samples per frame at the model rate
     bitrates: ClassVar[CodebookBitrates]

@@ -53,6 +53,7 @@ class SoundStreamEC(Codec):
     name = "soundstream_ec"
     description = "our SoundStream with range-coded codes (n-gram context model, constriction); 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch", "constriction")
     channel_options = (1,)
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
