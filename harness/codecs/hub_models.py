@@ -61,28 +61,9 @@ def candidates(name: str, weights: str | os.PathLike | None = None) -> list[tupl
 
 def find_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
     """``(source description, folder)`` of a loadable ``from_pretrained`` folder, or :class:`CodecUnavailable`."""
-    from harness.codecs.weights import _has_weights, _hub_cache_dir
+    from harness.codecs.weights import find_pretrained
 
-    m = HUB_MODELS[name]
-    tried = []
-    for how, where in candidates(name, weights):
-        if isinstance(where, str):
-            folder = _hub_cache_dir(where)
-            if folder is not None:
-                return f"{where} (Hugging Face cache)", folder
-            tried.append(f"{where} in the Hugging Face cache")
-            continue
-        if _has_weights(where):
-            return str(where), where
-        if how == "option weights":
-            raise CodecUnavailable(
-                f"{name} weights not found at {where} (option weights): expected a `save_pretrained` folder with "
-                f"config.json and model.safetensors. Fix the path, or run `mushra models fetch {name} --dest DIR` "
-                f"online and pass weights=DIR.")
-        tried.append(str(where))
-    raise CodecUnavailable(
-        f"{name} weights not found at {', '.join(tried)}; run `mushra models fetch {name}` online or set "
-        f"{m.env} / pass weights=PATH (or random_weights=true for a same-compute untrained model)")
+    return find_pretrained(name, candidates(name, weights), label=name, env=HUB_MODELS[name].env)
 
 
 def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:

@@ -205,10 +205,13 @@ def encodec_candidates(name: str, weights: str | os.PathLike | None = None) -> l
     return out
 
 
-def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
-    """``(source description, folder)`` of a loadable EnCodec ``from_pretrained`` folder, or CodecUnavailable."""
+def find_pretrained(name: str, candidates, *, label: str, env: str, dest_hint: str = "DIR",
+                    missing_label: str | None = None) -> tuple[str, Path]:
+    """``(source description, folder)`` of the first loadable ``from_pretrained`` folder among ``candidates``
+    (``(how, folder or hub id)``, as :func:`encodec_candidates` gives them), or :class:`CodecUnavailable`. A folder
+    given as the ``weights`` option that does not hold weights is an error, never skipped for another one."""
     tried = []
-    for how, where in encodec_candidates(name, weights):
+    for how, where in candidates:
         if isinstance(where, str):
             folder = _hub_cache_dir(where)
             if folder is not None:
@@ -219,15 +222,20 @@ def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) ->
             return str(where), where
         if how == "option weights":
             raise CodecUnavailable(
-                f"EnCodec weights not found at {where} (option weights): expected a `save_pretrained` folder with "
-                "config.json and model.safetensors. Fix the path, or run `mushra models fetch "
-                f"{name} --dest DIR` online and pass weights=DIR/{name}."
-            )
+                f"{label} weights not found at {where} (option weights): expected a `save_pretrained` folder with "
+                f"config.json and model.safetensors. Fix the path, or run `mushra models fetch {name} --dest DIR` "
+                f"online and pass weights={dest_hint}.")
         tried.append(str(where))
+    who = label if missing_label is None else missing_label
     raise CodecUnavailable(
-        f"weights not found at {', '.join(tried)}; run `mushra models fetch {name}` online or set "
-        f"MUSHRA_ENCODEC_DIR / pass weights=PATH (or random_weights=true for a same-compute untrained model)"
-    )
+        f"{who + ' ' if who else ''}weights not found at {', '.join(tried)}; run `mushra models fetch {name}` "
+        f"online or set {env} / pass weights=PATH (or random_weights=true for a same-compute untrained model)")
+
+
+def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """``(source description, folder)`` of a loadable EnCodec ``from_pretrained`` folder, or CodecUnavailable."""
+    return find_pretrained(name, encodec_candidates(name, weights), label="EnCodec", env="MUSHRA_ENCODEC_DIR",
+                           dest_hint=f"DIR/{name}", missing_label="")
 
 
 def weights_id(folder: Path) -> str:
