@@ -14,12 +14,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from harness.codecs.base import BitrateSpec, CodecUnavailable
-from harness.errors import HarnessError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,24 +65,10 @@ def find_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[s
 
 def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:
     """Download the published model from the Hugging Face hub and ``save_pretrained`` it into ``dest``."""
-    import transformers
+    from harness.codecs.weights import fetch_pretrained
 
     m = HUB_MODELS[name]
-    dest = Path(dest) if dest else default_dest(name)
-    if progress:
-        progress(f"downloading {m.hub_id} from the Hugging Face hub")
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            model = getattr(transformers, m.model_class).from_pretrained(m.hub_id, cache_dir=tmp)
-        except OSError as exc:
-            raise HarnessError(f"could not download {m.hub_id}: {str(exc).rstrip('. ')}. Check the network "
-                               "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
-        staging = dest.with_name(dest.name + ".part")
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        shutil.rmtree(dest, ignore_errors=True)
-        staging.replace(dest)
-    return dest
+    return fetch_pretrained(m.model_class, m.hub_id, Path(dest) if dest else default_dest(name), progress=progress)
 
 
 @dataclasses.dataclass(frozen=True)

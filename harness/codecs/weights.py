@@ -251,24 +251,48 @@ def fetch_encodec(name: str, dest: Path | None = None, *, progress=None) -> Path
     """Download ``facebook/<name>`` from the Hugging Face hub and ``save_pretrained`` it into ``dest``."""
     if name not in ENCODEC_HUB_IDS:
         raise HarnessError(f"unknown EnCodec model '{name}'; choose one of {', '.join(ENCODEC_HUB_IDS)}")
-    from transformers import EncodecModel
+    return fetch_pretrained("EncodecModel", ENCODEC_HUB_IDS[name], Path(dest) if dest else default_dest(name),
+                            progress=progress)
 
-    dest = Path(dest) if dest else default_dest(name)
-    hub_id = ENCODEC_HUB_IDS[name]
+
+def fetch_pretrained(model_class: str, hub_id: str, dest: Path, *, progress=None) -> Path:
+    """Download ``hub_id`` with transformers' ``model_class`` and ``save_pretrained`` it into ``dest``
+    (written beside it and renamed, so an interrupted download never leaves a half folder)."""
+    import transformers
+
     if progress:
         progress(f"downloading {hub_id} from the Hugging Face hub")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            model = EncodecModel.from_pretrained(hub_id, cache_dir=tmp)
+            model = getattr(transformers, model_class).from_pretrained(hub_id, cache_dir=tmp)
         except OSError as exc:
             raise HarnessError(f"could not download {hub_id}: {str(exc).rstrip('. ')}. Check the network "
-                              "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
+                               "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
         staging = dest.with_name(dest.name + ".part")
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
         shutil.rmtree(dest, ignore_errors=True)
         staging.replace(dest)
     return dest
+
+
+def truthy(value) -> bool:
+    """An option's boolean value; strings ``1``/``true``/``yes``/``on`` (any case) are true."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def weights_availability(find, name: str, options) -> tuple[bool, str]:
+    """``Codec.availability`` of a codec with trained or random weights (``random_weights=``, ``weights=``):
+    ``find(name, weights)`` locates trained weights."""
+    if truthy(options.get("random_weights", False)):
+        return True, f"random weights (seed {int(options.get('seed', 0))}): same compute, untrained"
+    try:
+        source, _ = find(name, options.get("weights"))
+    except CodecUnavailable as exc:
+        return False, str(exc)
+    return True, f"weights: {source}"
 
 
 def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:
