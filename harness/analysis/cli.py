@@ -152,7 +152,7 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.ratings.db import default_db_url
+        from harness.ratings import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))

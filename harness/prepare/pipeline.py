@@ -298,12 +298,12 @@ def _write_outputs(study: Study, signals: list[Signal], results: dict[str, dict]
 def guard_rated_stimuli(out: Path, *, study: Study, signals: list[Signal], finals: dict[str, str]) -> None:
     """Refuse (:class:`StudyError`) when ``out``'s ratings database holds ratings of a stimulus this run would
     delete (its item or condition left the study) or rewrite (its item's content key changed)."""
-    db_file = out / "ratings.sqlite"
-    manifest_file = out / "manifest.json"
-    if not db_file.is_file() or not manifest_file.is_file():
+    from harness.ratings import default_db_url
+
+    db_file = Path(default_db_url(out)[len("sqlite:///"):])
+    if not db_file.is_file() or not (out / "manifest.json").is_file():
         return
     from harness.manifest import load_manifest
-    from harness.ratings.db import default_db_url
     from harness.ratings.export import rated_stimuli
 
     rated = rated_stimuli(default_db_url(out))
