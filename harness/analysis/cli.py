@@ -79,8 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(two-way cluster t)")
     p.add_argument("--baseline", metavar="CONDITION",
                    help="compare every condition with this one only (default: all pairs), e.g. opus@24")
-    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
-                   help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
+    p.add_argument("--bootstrap", choices=("none", "bca", "percentile"), default="none",
+                   help="also compute the per-rating bootstrap CI (ci_boot_*, for comparison only: it ignores rater "
+                        "clustering); default none")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")

@@ -119,25 +119,35 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
     rater_aware_summary` with ``items``); ``mean_ratings`` is the plain mean of the ratings (equal to ``mean``
     when every item has the same number of ratings per group)."""
     by = list(by)
-    rows = []
-    for key, g in frame.groupby(by, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(by, key))
-        row.update(describe(g["score"].to_numpy(), n_resamples=n_resamples, seed=seed, method=method, key=key,
-                            bootstrap=bootstrap))
-        row["n_raters"] = int(g["rater"].nunique())
-        for col in ("kind", "codec", "kbps", "measured_kbps", "category"):
-            if col in g and col not in by:
-                vals = g[col].dropna()
-                if col in ("kbps", "measured_kbps"):
-                    row[col] = float(vals.mean()) if len(vals) else math.nan
-                elif vals.nunique() == 1:
-                    row[col] = vals.iloc[0]
-        rows.append(row)
     cols = by + list(SUMMARY_COLUMNS)
-    out = pd.DataFrame(rows)
-    if out.empty:
+    if len(frame) == 0:
         return pd.DataFrame(columns=cols)
+    g = frame.groupby(by, sort=True, dropna=False)
+    out = g["score"].agg(n_ratings="size", mean="mean", sd="std")
+    q = g["score"].quantile([0.25, 0.5, 0.75]).unstack()
+    out["q1"], out["median"], out["q3"] = q[0.25], q[0.5], q[0.75]
+    out["iqr"] = out["q3"] - out["q1"]
+    n = out["n_ratings"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = sst.t.ppf(0.5 + confidence / 2, n - 1) * out["sd"].to_numpy() / np.sqrt(n)
+    h = np.where(n >= 2, h, np.nan)
+    out["ci_t_low"], out["ci_t_high"] = out["mean"] - h, out["mean"] + h
+    out["n_raters"] = g["rater"].nunique()
+    if bootstrap:
+        ends = [bootstrap_interval(x["score"].to_numpy(), n_resamples=n_resamples, method=method,
+                                   seed=_group_seed(seed, key if isinstance(key, tuple) else (key,)),
+                                   confidence=confidence) for key, x in g]
+        out["ci_boot_low"], out["ci_boot_high"] = [e[0] for e in ends], [e[1] for e in ends]
+    else:
+        out["ci_boot_low"] = out["ci_boot_high"] = math.nan
+    for col in ("kind", "codec", "kbps", "measured_kbps", "category"):
+        if col in frame and col not in by:
+            if col in ("kbps", "measured_kbps"):
+                out[col] = g[col].mean()
+            else:
+                one = g[col].nunique(dropna=True) == 1
+                out[col] = g[col].first().where(one)
+    out = out.reset_index()
     out["mean_ratings"] = out["mean"]
     out["ci_bs1534_low"], out["ci_bs1534_high"] = out["ci_t_low"], out["ci_t_high"]
     ra = rater_aware_summary(frame, items=items, confidence=confidence, by=tuple(by))
