@@ -10,23 +10,13 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.options import option_value, parse_codec_options
 from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
 
-def _value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+_value = option_value  # TOML literal values, as --option takes them
 
 
 def _kbps_list(values: list[str]) -> list[float]:
@@ -41,15 +31,7 @@ def _kbps_list(values: list[str]) -> list[float]:
     return out
 
 
-def _codec_options(specs: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for spec in specs or []:
-        codec, sep, kv = spec.partition(":")
-        key, sep2, val = kv.partition("=")
-        if not sep or not sep2 or not key:
-            raise HarnessError(f"--option '{spec}': use CODEC:KEY=VALUE, e.g. encodec_24khz:random_weights=true")
-        out.setdefault(codec, {})[key] = _value(val)
-    return out
+_codec_options = parse_codec_options  # the one --option parser (TOML values), shared with `encode`
 
 
 def _metric_options(args) -> dict[str, dict[str, Any]]:
@@ -197,9 +179,10 @@ def _evaluate(args) -> int:
     df, paths, notes = evaluate(items=args.items, study=args.study, codecs=args.codec, kbps=_kbps_list(args.kbps),
                                 metrics=metrics, out_dir=args.out, jobs=max(1, args.jobs), scheduler=args.scheduler,
                                 use_cache=not args.no_cache, codec_options=_codec_options(args.option),
-                                metric_options=_metric_options(args), progress=True)
+                                metric_options=_metric_options(args), progress=not args.quiet)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    failed = int((df["error"] != "").sum())
     keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
@@ -210,6 +193,10 @@ def _evaluate(args) -> int:
         from harness.analysis.report import objective_report
 
         print(f"report: {objective_report(paths['json'], args.out)}")
+    if failed:
+        print(f"error: {failed} result(s) failed (see the notes above and the 'error' column); the others are "
+              "saved", file=sys.stderr)
+        return 1
     return 0
 
 
