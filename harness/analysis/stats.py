@@ -164,8 +164,9 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
 
 
 def by_codec_bitrate(frame: pd.DataFrame, *, per_category: bool = False, **kw) -> pd.DataFrame:
-    """Summary per (codec, nominal kbps) over codec conditions (optionally also per category)."""
-    codec = frame[frame["kind"] == "codec"]
+    """Summary per (codec, nominal kbps) over codec conditions that have a bitrate (optionally also per category).
+    Conditions without one (``C1``) are in the per-condition summary, never dropped from the analysis."""
+    codec = frame[(frame["kind"] == "codec") & frame["kbps"].notna()]
     by = (["category"] if per_category else []) + ["codec", "kbps"]
     return summarize(codec, by, **kw)
 
@@ -215,8 +216,10 @@ def per_item(frame: pd.DataFrame, **kw) -> pd.DataFrame:
 
 
 def live_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fast running results for the admin page: per condition n, mean, t 95 % CI, median (no bootstrap)."""
-    cols = ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_t_low", "ci_t_high", "median"]
+    """Fast running results: per condition n, mean, rater-aware 95 % CI (``ci_low``/``ci_high``), the per-rating t
+    CI (``ci_t_*``), median (no bootstrap)."""
+    cols = ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_low", "ci_high", "ci_t_low", "ci_t_high",
+            "median"]
     if frame is None or len(frame) == 0:
         return pd.DataFrame(columns=cols)
     out = summarize(frame, ("condition",), bootstrap=False)
