@@ -163,7 +163,8 @@ def _si_ratio(name: str, reference, degraded, sample_rate, max_lag_ms: float, ze
         value = -math.inf
     else:
         value = 10.0 * math.log10(num / den)
-    settings = {"sample_rate": sr, "dtype": "float64", "aligned": "GCC-PHAT (harness.audio, as prepare), either polarity",
+    settings = {"sample_rate": sr, "dtype": "float64",
+                "aligned": "GCC-PHAT (harness.audio, as prepare), either polarity",
                 "max_lag_ms": max_lag_ms, "lag_samples": lag, "lag_ms": 1000.0 * lag / sr,
                 "polarity": "inverted" if al.inverted else "normal", "aligned_correlation": round(al.correlation, 6),
                 "lag_search": "accepted" if al.searched else

@@ -124,7 +124,8 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
         rows, doc = read_results(evaluation)
         sections += _objective_sections(rows, out, files)
     sections.append(("Per item", H.table_html(per_item.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
-    settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why, "exempt_items": table.attrs.get("exempt_items", []),
+    settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why,
+                "exempt_items": table.attrs.get("exempt_items", []),
                 "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
                                "items": items, "interval_columns": "ci_low/ci_high (plotted and tabled)",
                                "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "

@@ -1,7 +1,7 @@
 """Descriptive statistics and paired comparisons for MUSHRA ratings (pure: DataFrame in, DataFrame out).
 
-- Per-rating mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over ratings, as in
-  ITU-R BS.1534-3 sec. 9.2) and bootstrap (10,000 resamples of the ratings with replacement, seeded, **BCa** by
+- Per-rating mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over
+  ratings, as in ITU-R BS.1534-3 sec. 9.2) and bootstrap (10,000 resamples of the ratings with replacement, seeded, **BCa** by
   default - Efron 1987, bias-corrected and accelerated with the jackknife acceleration - or ``percentile``).
   The bootstrap is exact and vectorised: resampling n values with replacement is a multinomial draw over the
   distinct values, so groups of any size with few distinct scores (integer sliders) cost O(resamples x distinct).

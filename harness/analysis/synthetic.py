@@ -71,10 +71,11 @@ def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0,
 
     ``score = clip(round(mu_c + rater_r + (rater x condition)_rc + item_i + (item x condition)_ic + e), 0, 100)``,
     every rater rating every item in every condition (``clip=False``: unrounded, unclipped linear model), or, with
-    ``items_per_rater = k``, a random k of the items (all conditions of each), as crowd studies assign them. ``n_studies`` independent studies are stacked, study ``k``
-    in ``category == "s{k}"`` (rater and item ids unique per study), so one vectorised call analyses them all.
-    Returns ``(ratings, truth)``; ``truth`` has per (category, condition) ``true_fixed`` (mean over the study's
-    items of the population-of-raters mean, clipping included) and ``true_random`` (over raters and items).
+    ``items_per_rater = k``, a random k of the items (all conditions of each), as crowd studies assign them.
+    ``n_studies`` independent studies are stacked, study ``k`` in ``category == "s{k}"`` (rater and item ids unique
+    per study), so one vectorised call analyses them all. Returns ``(ratings, truth)``; ``truth`` has per (category,
+    condition) ``true_fixed`` (mean over the study's items of the population-of-raters mean, clipping included) and
+    ``true_random`` (over raters and items).
     """
     rng = np.random.default_rng(seed)
     mu = np.asarray(condition_means, dtype=np.float64)

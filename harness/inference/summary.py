@@ -8,11 +8,11 @@ actual coverage for a nominal 95 % with 20 raters x 8 items; see ``benchmarks/be
 give *these* items, every item weighted equally. Raters are random, the study's items fixed.
 
 **Estimator**: ``theta = (1/I) sum_i m_i`` with ``m_i`` the mean over raters of item ``i`` (after averaging a
-rater's repeated ratings of one stimulus). Its variance is estimated from each rater's linearised contribution
-``z_r = sum_{i rated by r} (y_ri - m_i) sqrt(n_i/(n_i-1)) / (I n_i)`` as ``V = sum_r z_r^2`` (a rater-cluster
-robust variance, Liang & Zeger 1986, with the per-item small-sample factor of HC2 / Bell & McCaffrey 2002) with a Student-t quantile on ``R - 1`` degrees of freedom. When every rater rated
-every item this *is* the t interval over per-rater means (ITU-R BS.1534-3 sec. 9.2 applied to the rater, the
-independent unit).
+rater's repeated ratings of one stimulus). Its variance is estimated from each rater's linearised contribution ``z_r
+= sum_{i rated by r} (y_ri - m_i) sqrt(n_i/(n_i-1)) / (I n_i)`` as ``V = sum_r z_r^2`` (a rater-cluster robust
+variance, Liang & Zeger 1986, with the per-item small-sample factor of HC2 / Bell & McCaffrey 2002) with a Student-t
+quantile on ``R - 1`` degrees of freedom. When every rater rated every item this *is* the t interval over per-rater
+means (ITU-R BS.1534-3 sec. 9.2 applied to the rater, the independent unit).
 
 ``items="random"`` generalises over items as well (mean over a population of raters *and* items): two-way
 (raters x items) cluster-robust variance ``V = V_R + V_I - V_RI`` (Cameron, Gelbach & Miller 2011), which for a
@@ -110,10 +110,10 @@ def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence
 
     ``frame`` needs ``rater, item, condition, score`` (+ optional ``category``; absent = one category ``all``).
     ``by`` changes the groups (e.g. ``("category", "codec", "kbps")``; a missing ``category`` column means one
-    category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the estimand (equals the mean of all ratings when
-    every item has the same number of ratings), ``se`` its standard error, ``half_width = t_{df} * se``. An interval
-    needs at least 2 raters (``items="random"``: also 2 items), otherwise it is NaN. ``seed`` is accepted for
-    interface stability (the method is deterministic).
+    category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the
+    estimand (equals the mean of all ratings when every item has the same number of ratings), ``se`` its standard
+    error, ``half_width = t_{df} * se``. An interval needs at least 2 raters (``items="random"``: also 2 items),
+    otherwise it is NaN. ``seed`` is accepted for interface stability (the method is deterministic).
     """
     _check(frame, items, confidence)
     f = frame if "category" in frame.columns else frame.assign(category="all")
