@@ -81,7 +81,7 @@ def unpack_codes(payload: bytes, bits: int, count: int) -> np.ndarray:
 _HEADER = struct.Struct(">BBBI")  # tag, format version, n_q, length in samples (big-endian uint32)
 HEADER_SIZE = _HEADER.size  # 7 bytes = 56 bits per payload
 # One tag byte per payload format, so one codec's payload is never decoded as another's. Add yours here.
-PAYLOAD_TAGS = {"soundstream": 0x53}  # ASCII "S"
+PAYLOAD_TAGS = {"soundstream": 0x53, "soundstream_ec": 0x45}  # ASCII "S", "E"
 
 
 @dataclasses.dataclass(frozen=True)
