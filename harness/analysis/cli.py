@@ -11,7 +11,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 
-METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
+METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "pesq-nb", "stoi", "estoi",
+                  "dnsmos")  # = harness.analysis.metrics.METRICS (kept literal: no metric imports at start-up)
 
 
 def _value(text: str) -> Any:
@@ -98,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("metric", help="one objective metric of a degraded file against its reference",
                        description="Compute one metric; the reference is the clean file, the degraded the coded one.")
-    p.add_argument("--reference", required=True, metavar="R.wav")
+    p.add_argument("--reference", metavar="R.wav", help="clean file (not needed by the non-intrusive dnsmos)")
     p.add_argument("--degraded", required=True, metavar="D.wav")
     p.add_argument("--metric", required=True, choices=METRIC_CHOICES)
     p.add_argument("--visqol-mapper", choices=("lattice", "exponential"), default="lattice",
@@ -158,12 +159,15 @@ def _evaluate(args) -> int:
                                 metric_options=_metric_options(args), progress=True)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    failed = df[df["error"].notna()] if "error" in df else df.iloc[:0]
+    for r in failed.itertuples():
+        print(f"failed: {r.item} / {r.condition} / {r.metric}: {r.error}", file=sys.stderr)
     keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
-          f"{paths['parquet']}")
+    print(f"{len(df)} results ({int(df['cached'].sum())} from cache, {len(failed)} failed cells reported "
+          f"without a value): {paths['json']}, {paths['csv']}, {paths['parquet']}")
     if args.report:
         from harness.analysis.report import objective_report
 
@@ -175,10 +179,12 @@ def _metric(args) -> int:
     from harness.analysis.metrics import compute
     from harness.audio import read_audio, resample
 
-    ref, sr = read_audio(args.reference)
-    deg, dsr = read_audio(args.degraded)
-    if dsr != sr:
-        deg = resample(deg, dsr, sr)
+    deg, sr = read_audio(args.degraded)
+    ref = None
+    if args.reference:
+        ref, rsr = read_audio(args.reference)
+        if rsr != sr:
+            deg, sr = resample(deg, sr, rsr), rsr
     opts = _metric_options(args).get(args.metric, {})
     r = compute(args.metric, reference=ref, degraded=deg, sample_rate=sr, **opts)
     if args.json:

@@ -67,7 +67,7 @@ def _library_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi"):
+    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi", "speechmos", "onnxruntime"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -90,7 +90,8 @@ def _codec(name: str, kbps: float, options: tuple):
 def run_cell(cell: Cell) -> list[dict[str, Any]]:
     """Compute every metric of one cell (cached). Returns one row per metric."""
     from harness import __version__
-    from harness.analysis.metrics import compute
+    from harness.analysis.metric_domains import content_of
+    from harness.analysis.metrics import MetricError, compute
     from harness.audio import read_audio
 
     ref_sha = _sha256_file(cell.reference)
@@ -132,13 +133,21 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
                 from harness.audio import resample
 
                 deg = resample(deg, dsr, sr)
+        content = content_of(cell.category)
         for m in todo:
-            r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
             row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
                    f"{cell.codec}@{cell.kbps:g}", "codec": cell.codec, "kbps": cell.kbps,
-                   "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
-                   "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
-                   "codec_versions": info["codec_versions"], "key": keys[m]}
+                   "measured_kbps": info["measured_kbps"], "metric": m, "codec_settings": info["codec_settings"],
+                   "codec_versions": info["codec_versions"], "key": keys[m], "error": None}
+            try:
+                r = compute(m, reference=ref, degraded=deg, sample_rate=sr, content=content,
+                            **dict(mopts.get(m, ())))
+            except MetricError as exc:  # reported for this cell only; never a default number
+                row.update(value=float("nan"), unit="", settings={"content": content}, version="",
+                           error=str(exc), cached=False)
+                rows.append(row)
+                continue
+            row.update(value=r.value, unit=r.unit, settings={**r.settings, "content": content}, version=r.version)
             if cache is not None:
                 cache.mkdir(parents=True, exist_ok=True)
                 tmp = cache / f"{keys[m]}.json.{os.getpid()}.part"

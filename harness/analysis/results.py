@@ -16,7 +16,7 @@ from harness.errors import HarnessError
 FORMAT = "mushra-harness/evaluation"
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ["item", "category", "condition", "codec", "kbps", "measured_kbps", "metric", "value", "unit",
-               "settings", "version", "codec_settings", "codec_versions", "key", "cached"]
+               "settings", "version", "codec_settings", "codec_versions", "key", "cached", "error"]
 
 
 class EvaluationError(HarnessError):

@@ -143,3 +143,17 @@ def test_demo_report_on_a_study(tmp_path):
     rows, _ = E.read_results(tmp_path / "report" / "evaluation.json")
     v = rows.set_index(["metric", "condition"])["value"]
     assert v[("visqol-audio", "reference")] > 4.5 > v[("visqol-audio", "lp3.5")]
+
+
+@needs_opus
+def test_a_metric_failing_on_one_cell_is_reported_for_that_cell(items, tmp_path):
+    # STOI is a speech metric: on the 'music' item it is an error for that cell, never a number
+    df, paths, _ = E.evaluate(items=items, codecs=["opus"], kbps=[12], metrics=("si-snr", "stoi"),
+                              out_dir=tmp_path / "o", progress=False)
+    bad = df[df["error"].notna()]
+    assert list(zip(bad["category"], bad["metric"])) == [("music", "stoi")]
+    assert np.isnan(bad["value"]).all() and "not music" in bad["error"].iloc[0]
+    good = df[df["error"].isna()]
+    assert len(good) == 3 and np.isfinite(good["value"]).all()
+    back, _ = E.read_results(paths["json"])
+    assert back["error"].notna().sum() == 1
