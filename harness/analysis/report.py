@@ -54,8 +54,12 @@ def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
             screening_preset: str | screening.ScreeningConfig = "bs1534", n_resamples: int = stats.N_RESAMPLES,
-            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None) -> AnalysisResult:
-    """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``."""
+            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed"
+            ) -> AnalysisResult:
+    """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
+
+    The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
+    ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = load_ratings(ratings, study_dir=study)
@@ -73,28 +77,30 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     if data.empty:
         raise HarnessError(f"all {len(table)} raters were excluded by the '{cfg.name}' screening; see "
                            f"{files[0]}. Check the data or relax the thresholds.")
-    kw = dict(n_resamples=n_resamples, seed=seed, method=method)
+    kw = dict(n_resamples=n_resamples, seed=seed, method=method, items=items)
+    ci_name = stats.METHODS[items]
     panel = _with_all_panel(data)
     by_cond = stats.summarize(panel, ("category", "condition"), **kw)
     by_codec = stats.by_codec_bitrate(panel, per_category=True, **kw)
     comparisons = stats.paired_comparisons(data)
-    items = stats.per_item(data)
+    per_item = stats.per_item(data)
     for name, df in (("summary_conditions", by_cond), ("summary_codec_bitrate", by_codec),
-                     ("paired_comparisons", comparisons), ("per_item", items)):
+                     ("paired_comparisons", comparisons), ("per_item", per_item)):
         p = out / f"{name}.csv"
         df.to_csv(p, index=False)
         files.append(p)
 
     sections = [("Overview", _overview(frame, data, table, cfg, manifest))]
-    curves = plots.mushra_curves(by_codec, ci="boot") if len(by_codec) else pd.DataFrame()
+    default_ci = by_codec.assign(ci_default_low=by_codec["ci_low"], ci_default_high=by_codec["ci_high"])
+    curves = plots.mushra_curves(default_ci, ci="default") if len(by_codec) else pd.DataFrame()
     if len(curves):
         fig = plots.curve_figure(curves, ylabel="MUSHRA score (0-100)", ylim=(0, 100),
-                                 title="MUSHRA score vs bitrate (mean, 95 % bootstrap CI)",
-                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {method} bootstrap")
+                                 title="MUSHRA score vs bitrate (mean, 95 % rater-aware CI)",
+                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {ci_name}")
         figs = plots.save_figure(fig, out, "mushra_vs_bitrate")
         files += list(figs.values())
         tpaths = tables.write_all(curves, out, "mushra_table",
-                                  caption=f"MUSHRA mean ± half-width of the 95 % {method} bootstrap CI")
+                                  caption=f"MUSHRA mean ± half-width of the 95 % CI ({ci_name})")
         files += list(tpaths.values())
         sections.append(("MUSHRA score vs bitrate", H.inline_svg(figs["svg"])
                          + H.table_html(tables.wide(curves).reset_index())))
@@ -109,9 +115,14 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
 
         rows, doc = read_results(evaluation)
         sections += _objective_sections(rows, out, files)
-    sections.append(("Per item", H.table_html(items.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
+    sections.append(("Per item", H.table_html(per_item.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
     settings = {"screening": dataclasses.asdict(cfg), "exempt_items": table.attrs.get("exempt_items", []),
-                "statistics": {"ci": "95 %", "t": "Student-t over ratings", "bootstrap": method,
+                "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
+                               "items": items, "interval_columns": "ci_low/ci_high (plotted and tabled)",
+                               "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "
+                                                       "(ITU-R BS.1534-3 sec. 9.2); ci_boot_*: bootstrap over "
+                                                       "ratings; both ignore rater clustering (too narrow)",
+                               "t": "Student-t over ratings", "bootstrap": method,
                                "n_resamples": n_resamples, "seed": seed,
                                "paired": "per-rater means; Wilcoxon signed-rank (zero_method=wilcox) and paired t; "
                                          "Holm (1979) correction across all pairs"},

@@ -21,10 +21,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sst
 
+from harness.inference import ESTIMAND, METHODS, rater_aware_summary
+
 N_RESAMPLES = 10_000
 CONFIDENCE = 0.95
-SUMMARY_COLUMNS = ("n_ratings", "n_raters", "mean", "sd", "ci_t_low", "ci_t_high", "ci_boot_low", "ci_boot_high",
-                   "median", "q1", "q3", "iqr")
+SUMMARY_COLUMNS = ("n_ratings", "n_raters", "n_items", "mean", "sd", "ci_low", "ci_high", "half_width", "ci_method",
+                   "mean_ratings", "ci_bs1534_low", "ci_bs1534_high", "ci_t_low", "ci_t_high", "ci_boot_low",
+                   "ci_boot_high", "median", "q1", "q3", "iqr")
+# ci_low/ci_high: the default rater-aware interval (harness.inference); the per-rating intervals are kept as
+# ci_bs1534_* (= ci_t_*, Student-t over individual ratings, ITU-R BS.1534-3 sec. 9.2) and ci_boot_* (bootstrap over
+# individual ratings); both treat ratings as independent and are too narrow for clustered MUSHRA data.
 
 
 def t_interval(values: np.ndarray, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -104,9 +110,13 @@ def describe(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, seed: int = 
 
 
 def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition",), *,
-              n_resamples: int = N_RESAMPLES, seed: int = 0, method: str = "bca", bootstrap: bool = True
-              ) -> pd.DataFrame:
-    """One row per group of ``by``: :data:`SUMMARY_COLUMNS` plus kind/codec/kbps/measured_kbps where known."""
+              n_resamples: int = N_RESAMPLES, seed: int = 0, method: str = "bca", bootstrap: bool = True,
+              items: str = "fixed", confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """One row per group of ``by``: :data:`SUMMARY_COLUMNS` plus kind/codec/kbps/measured_kbps where known.
+
+    ``mean``/``ci_low``/``ci_high`` are the rater-aware estimate and interval (:func:`harness.inference.
+    rater_aware_summary` with ``items``); ``mean_ratings`` is the plain mean of the ratings (equal to ``mean``
+    when every item has the same number of ratings per group)."""
     by = list(by)
     rows = []
     for key, g in frame.groupby(by, sort=True, dropna=False):
@@ -127,9 +137,18 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=cols)
+    out["mean_ratings"] = out["mean"]
+    out["ci_bs1534_low"], out["ci_bs1534_high"] = out["ci_t_low"], out["ci_t_high"]
+    ra = rater_aware_summary(frame, items=items, confidence=confidence, by=tuple(by))
+    ra = ra.rename(columns={"method": "ci_method"})[by + ["n_items", "mean", "ci_low", "ci_high", "half_width",
+                                                          "ci_method"]]
+    out = out.drop(columns=["mean"]).merge(ra, on=by, how="left", sort=False)
     rest = [c for c in out.columns if c not in cols]
     out = out[cols + rest]
-    out.attrs["ci"] = f"95 % CI: Student-t over ratings; bootstrap {method} with {n_resamples} resamples, seed {seed}"
+    out.attrs["ci"] = (f"{100 * confidence:g} % CI: {METHODS[items]} (ci_low/ci_high, the default); per-rating "
+                       f"Student-t (ci_bs1534_*, = ci_t_*) and {method} bootstrap with {n_resamples} resamples, seed "
+                       f"{seed} (ci_boot_*) treat ratings as independent")
+    out.attrs["estimand"] = ESTIMAND[items]
     return out
 
 
