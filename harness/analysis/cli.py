@@ -74,6 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
                         "would give these items (rater-cluster t); random = also over a population of items "
                         "(two-way cluster t)")
+    p.add_argument("--baseline", metavar="CONDITION",
+                   help="compare every condition with this one only (default: all pairs), e.g. opus@24")
     p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
                    help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
@@ -122,6 +124,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
     p.set_defaults(func=_regress)
 
+    p = sub.add_parser("plan", help="raters (and items) a MUSHRA study needs, from pilot ratings or variance "
+                                    "components",
+                       description="Estimate variance components from pilot ratings (or take them as stated) and "
+                                   "print how many raters are needed for a target 95 %% interval half-width and for "
+                                   "the stated power to detect a difference between two conditions.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ratings", metavar="CSV", help="pilot ratings: admin CSV export or webMUSHRA results CSV")
+    src.add_argument("--db", metavar="URL", help="pilot ratings in the web app's database")
+    src.add_argument("--components", metavar="KEY=SD,...",
+                     help="no pilot: stated SDs in MUSHRA points, e.g. rater=8,rater_condition=6,item=6,residual=10")
+    p.add_argument("--study", metavar="DIR", help="prepared study folder (marks codec conditions)")
+    p.add_argument("--half-width", type=float, default=5.0, help="target 95 %% CI half-width (default 5 points)")
+    p.add_argument("--difference", type=float, default=10.0,
+                   help="difference between two conditions to detect, in MUSHRA points (default 10)")
+    p.add_argument("--power", type=float, default=0.8, help="power for --difference (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided test level (default 0.05)")
+    p.add_argument("--comparisons", type=int, default=1,
+                   help="number of comparisons to be Holm-corrected (uses alpha/K; default 1)")
+    p.add_argument("--items", type=int, action="append", metavar="N", dest="n_items",
+                   help="items each rater rates (repeat for several; default: the pilot's count, and 4, 8, 12, 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("report", help="HTML report, curves and tables from evaluation results")
     p.add_argument("results", metavar="RESULTS.json")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -150,7 +175,7 @@ def _analyze(args) -> int:
         source = default_db_url(Path(args.study))
     res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
-                  items=args.items_mode)
+                  items=args.items_mode, baseline=args.baseline)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
     return 0
 
@@ -217,6 +242,31 @@ def _regress(args) -> int:
     print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
           f"{n_missing} missing cell(s)")
     return 1 if n_reg or n_missing else 0
+
+
+def _plan(args) -> int:
+    from harness.analysis import plan as P
+
+    if args.components:
+        comps, source = P.parse_components(args.components), "stated"
+    else:
+        src = args.ratings or args.db
+        comps, _ = P.components_from_ratings(src, study_dir=args.study)
+        source = f"pilot {src}"
+    items = sorted(set(args.n_items or ([comps.n_items] if comps.n_items else []) + [4, 8, 12, 16]))
+    if any(n < 1 for n in items):
+        raise HarnessError("--items must be at least 1")
+    kw = dict(half_width=args.half_width, difference=args.difference, power=args.power, alpha=args.alpha,
+              comparisons=args.comparisons)
+    rows = P.plan(comps, n_items=items, **kw)
+    if args.json:
+        import dataclasses
+
+        print(json.dumps({"components": dataclasses.asdict(comps), "source": source, "settings": kw,
+                          "rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        print(P.text_report(comps, rows, source=source, **kw))
+    return 0
 
 
 def _report(args) -> int:
