@@ -26,7 +26,7 @@ from harness.analysis.metric_domains import DOMAINS, content_of, out_of_domain
 N_RESAMPLES = 1000
 METHODS = ("pearson", "spearman", "kendall")
 COLUMNS = ["metric", "level", "category", "n", *[f"{m}{s}" for m in METHODS for s in ("", "_low", "_high")],
-           "n_failed", "domain"]
+           "resamples", "kendall_resamples", "n_failed", "domain"]
 
 
 def _orient(metric: str) -> float:
@@ -39,6 +39,34 @@ def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     yc = y - y.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (xc * yc).sum(1) / np.sqrt((xc * xc).sum(1) * (yc * yc).sum(1))
+
+
+KENDALL_BUDGET = 40_000_000  # pair lookups per Kendall bootstrap (memory and time bound)
+
+
+def _kendall_resamples(n: int, n_resamples: int) -> int:
+    """Resamples used for Kendall's interval: all of them unless n^2 x resamples exceeds the budget (min 200)."""
+    return int(min(n_resamples, max(200, KENDALL_BUDGET // max(1, n * n))))
+
+
+def _boot_kendall(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each resample (rows of ``idx``), from the pairwise sign matrices of the data."""
+    sx = np.sign(x[:, None] - x[None, :]).astype(np.int8)
+    sy = np.sign(y[:, None] - y[None, :]).astype(np.int8)
+    n = idx.shape[1]
+    pairs = n * (n - 1)  # ordered pairs a != b (the diagonal has sign 0 and is removed below)
+    out = np.empty(idx.shape[0])
+    step = max(1, 20_000_000 // (n * n))
+    for i in range(0, idx.shape[0], step):
+        ia = idx[i:i + step]
+        a, b = ia[:, :, None], ia[:, None, :]
+        px, py = sx[a, b], sy[a, b]
+        s = (px.astype(np.int32) * py).sum(axis=(1, 2))
+        tx = (px == 0).sum(axis=(1, 2)) - n
+        ty = (py == 0).sum(axis=(1, 2)) - n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i:i + step] = s / np.sqrt((pairs - tx).astype(float) * (pairs - ty))
+    return out
 
 
 def correlations(x, y, *, n_resamples: int = N_RESAMPLES, seed: int = 0, confidence: float = 0.95) -> dict:
@@ -54,10 +82,11 @@ def correlations(x, y, *, n_resamples: int = N_RESAMPLES, seed: int = 0, confide
     out["kendall"] = float(sst.kendalltau(x, y).statistic)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
+    out["resamples"], out["kendall_resamples"] = n_resamples, _kendall_resamples(x.size, n_resamples)
     bx, by = x[idx], y[idx]
     boot = {"pearson": _rowwise_pearson(bx, by),
             "spearman": _rowwise_pearson(sst.rankdata(bx, axis=1), sst.rankdata(by, axis=1)),
-            "kendall": np.array([sst.kendalltau(a, b).statistic for a, b in zip(bx, by)])}
+            "kendall": _boot_kendall(x, y, idx[: _kendall_resamples(x.size, n_resamples)])}
     a = (1 - confidence) / 2
     for m, v in boot.items():
         v = v[np.isfinite(v)]

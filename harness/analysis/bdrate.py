@@ -31,6 +31,7 @@ from scipy.interpolate import PchipInterpolator
 from harness.errors import HarnessError
 
 INTERPOLATIONS = ("pchip", "cubic")
+MONOTONE = ("strict", "isotonic")
 N_RESAMPLES = 2000
 CITATION = ("G. Bjontegaard, \"Calculation of average PSNR differences between RD-curves\", ITU-T SG16/Q6 "
             "VCEG-M33, Austin, TX, April 2001")
@@ -43,7 +44,7 @@ class BDRateError(HarnessError):
     """The curves do not allow a Bjontegaard delta (too few points, no overlap, quality not increasing)."""
 
 
-def _curve(rate, quality, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _curve(rate, quality, name: str, *, monotone: str = "strict") -> tuple[np.ndarray, np.ndarray]:
     r = np.asarray(rate, dtype=np.float64)
     q = np.asarray(quality, dtype=np.float64)
     if r.shape != q.shape or r.ndim != 1:
@@ -58,9 +59,10 @@ def _curve(rate, quality, name: str) -> tuple[np.ndarray, np.ndarray]:
     r, q = r[order], q[order]
     if np.any(np.diff(r) <= 0):
         raise BDRateError(f"{name}: two points share the bitrate {r[np.argmin(np.diff(r))]:g}")
-    if np.any(np.diff(q) <= 0):
+    if monotone == "strict" and np.any(np.diff(q) <= 0):
         raise BDRateError(f"{name}: quality does not rise with bitrate ({', '.join(f'{a:g}' for a in q)} at "
-                          f"{', '.join(f'{a:g}' for a in r)} kbps); a Bjontegaard delta needs an increasing curve")
+                          f"{', '.join(f'{a:g}' for a in r)} kbps); a Bjontegaard delta needs an increasing curve "
+                          "(monotone='isotonic' pools the points that fall)")
     return np.log10(r), q
 
 
@@ -115,23 +117,51 @@ def _poly_integral(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray)
     return out
 
 
-def _batch(rb, qb, rt, qt, interpolation: str) -> tuple[np.ndarray, np.ndarray]:
+def _pav(y: np.ndarray) -> np.ndarray:
+    """Isotonic (non-decreasing) least-squares fit by pool-adjacent-violators, equal weights."""
+    vals: list[float] = []
+    wts: list[int] = []
+    for v in y:
+        vals.append(float(v))
+        wts.append(1)
+        while len(vals) > 1 and vals[-2] > vals[-1]:
+            w = wts[-2] + wts[-1]
+            vals[-2:] = [(vals[-2] * wts[-2] + vals[-1] * wts[-1]) / w]
+            wts[-2:] = [w]
+    return np.repeat(vals, wts)
+
+
+def isotonic(q: np.ndarray) -> np.ndarray:
+    """Rows of (B, n) qualities made strictly increasing: PAV where a row falls, then ties broken by 1e-9 of the
+    row's range (a pooled block reads as: that quality is reached at the block's lowest rate)."""
+    q = np.array(q, dtype=np.float64, copy=True)
+    bad = np.flatnonzero(np.any(np.diff(q, axis=1) <= 0, axis=1) & np.isfinite(q).all(axis=1))
+    for i in bad:
+        q[i] = _pav(q[i])
+    eps = 1e-9 * (np.ptp(q, axis=1, keepdims=True) + 1.0)
+    return q + eps * np.arange(q.shape[1])
+
+
+def _batch(rb, qb, rt, qt, interpolation: str, *, monotone: str = "strict") -> tuple[np.ndarray, np.ndarray]:
     """BD-rate (%) and BD-quality for B replicate curves: ``rb``/``rt`` (n,) kbps, ``qb``/``qt`` (B, n).
 
-    Rows whose quality does not rise strictly with rate, or whose ranges do not overlap, give NaN."""
+    BD-quality interpolates quality over log-rate and needs no monotone curve. BD-rate inverts the curve:
+    ``monotone="strict"`` gives NaN for a row whose quality does not rise; ``"isotonic"`` pools falling points
+    (:func:`isotonic`) first. Rows whose ranges do not overlap give NaN."""
     if interpolation not in INTERPOLATIONS:
         raise BDRateError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     integral = _pchip_integral if interpolation == "pchip" else _poly_integral
     lb = np.broadcast_to(np.log10(rb), qb.shape)
     lt = np.broadcast_to(np.log10(rt), qt.shape)
-    ok = (np.all(np.diff(qb, axis=1) > 0, axis=1) & np.all(np.diff(qt, axis=1) > 0, axis=1)
-          & np.isfinite(qb).all(axis=1) & np.isfinite(qt).all(axis=1))
-    qlo, qhi = np.maximum(qb[:, 0], qt[:, 0]), np.minimum(qb[:, -1], qt[:, -1])
-    ok_r = ok & (qhi > qlo)
+    ok = np.isfinite(qb).all(axis=1) & np.isfinite(qt).all(axis=1)
+    mb, mt = (isotonic(qb), isotonic(qt)) if monotone == "isotonic" else (qb, qt)
+    ok_r = ok & np.all(np.diff(mb, axis=1) > 0, axis=1) & np.all(np.diff(mt, axis=1) > 0, axis=1)
+    qlo, qhi = np.maximum(mb[:, 0], mt[:, 0]), np.minimum(mb[:, -1], mt[:, -1])
+    ok_r &= qhi > qlo
     rate = np.full(qb.shape[0], np.nan)
     if ok_r.any():
         s = ok_r
-        diff = (integral(qt[s], lt[s], qlo[s], qhi[s]) - integral(qb[s], lb[s], qlo[s], qhi[s])) / (qhi[s] - qlo[s])
+        diff = (integral(mt[s], lt[s], qlo[s], qhi[s]) - integral(mb[s], lb[s], qlo[s], qhi[s])) / (qhi[s] - qlo[s])
         rate[s] = (10.0 ** diff - 1.0) * 100.0
     llo, lhi = max(lb[0, 0], lt[0, 0]), min(lb[0, -1], lt[0, -1])
     quality = np.full(qb.shape[0], np.nan)
@@ -149,24 +179,31 @@ def _overlap(a: np.ndarray, b: np.ndarray, what: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _pair(baseline_rate, baseline_quality, test_rate, test_quality, interpolation):
-    lrb, qb = _curve(baseline_rate, baseline_quality, "baseline")
-    lrt, qt = _curve(test_rate, test_quality, "test")
+def _pair(baseline_rate, baseline_quality, test_rate, test_quality, monotone):
+    if monotone not in MONOTONE:
+        raise BDRateError(f"monotone must be one of {MONOTONE}, got {monotone!r}")
+    lrb, qb = _curve(baseline_rate, baseline_quality, "baseline", monotone=monotone)
+    lrt, qt = _curve(test_rate, test_quality, "test", monotone=monotone)
     return 10 ** lrb, qb, 10 ** lrt, qt
 
 
-def bd_rate(*, baseline_rate, baseline_quality, test_rate, test_quality, interpolation: str = "pchip") -> float:
-    """BD-rate in percent of the test curve against the baseline (rates in kbps; negative = fewer bits)."""
-    rb, qb, rt, qt = _pair(baseline_rate, baseline_quality, test_rate, test_quality, interpolation)
-    _overlap(qb, qt, "quality")
-    return float(_batch(rb, qb[None], rt, qt[None], interpolation)[0][0])
+def bd_rate(*, baseline_rate, baseline_quality, test_rate, test_quality, interpolation: str = "pchip",
+            monotone: str = "strict") -> float:
+    """BD-rate in percent of the test curve against the baseline (rates in kbps; negative = fewer bits).
+
+    ``monotone="strict"`` (VCEG-M33) refuses a curve whose quality falls; ``"isotonic"`` pools such points."""
+    rb, qb, rt, qt = _pair(baseline_rate, baseline_quality, test_rate, test_quality, monotone)
+    mb, mt = (isotonic(qb[None])[0], isotonic(qt[None])[0]) if monotone == "isotonic" else (qb, qt)
+    _overlap(mb, mt, "quality")
+    return float(_batch(rb, qb[None], rt, qt[None], interpolation, monotone=monotone)[0][0])
 
 
-def bd_quality(*, baseline_rate, baseline_quality, test_rate, test_quality, interpolation: str = "pchip") -> float:
+def bd_quality(*, baseline_rate, baseline_quality, test_rate, test_quality, interpolation: str = "pchip",
+               monotone: str = "strict") -> float:
     """BD-quality: mean score difference (test - baseline) at equal rate, in the quality's unit."""
-    rb, qb, rt, qt = _pair(baseline_rate, baseline_quality, test_rate, test_quality, interpolation)
+    rb, qb, rt, qt = _pair(baseline_rate, baseline_quality, test_rate, test_quality, monotone)
     _overlap(np.log10(rb), np.log10(rt), "log-rate")
-    return float(_batch(rb, qb[None], rt, qt[None], interpolation)[1][0])
+    return float(_batch(rb, qb[None], rt, qt[None], interpolation, monotone=monotone)[1][0])
 
 
 def _points(frame: pd.DataFrame, *, cluster: str, value: str):
@@ -194,30 +231,34 @@ def _row(cat, base, codec, pts, rates, full, boot, sign, interpolation, confiden
     """One table row: point estimates from all clusters, percentile interval from the replicate means."""
     bi = sorted((i for i, p in enumerate(pts) if p[0] == base), key=lambda i: rates[i])
     ti = sorted((i for i, p in enumerate(pts) if p[0] == codec), key=lambda i: rates[i])
-    note = ""
+    note = pooled = ""
     br = bq = qlo = qhi = math.nan
     try:
         kw = dict(baseline_rate=rates[bi], baseline_quality=full[bi], test_rate=rates[ti], test_quality=full[ti],
-                  interpolation=interpolation)
+                  interpolation=interpolation, monotone="isotonic")
         br, bq = bd_rate(**kw), sign * bd_quality(**kw)
-        qlo, qhi = _overlap(full[bi], full[ti], "quality")
+        qlo, qhi = _overlap(isotonic(full[bi][None])[0], isotonic(full[ti][None])[0], "quality")
+        falls = [n for n, q in (("baseline", full[bi]), ("test", full[ti])) if np.any(np.diff(q) <= 0)]
+        if falls:
+            pooled = f"the {' and '.join(falls)} curve's quality falls with rate (saturation): pooled (isotonic)"
     except BDRateError as exc:
         note = str(exc)
     used, n_res = 0, boot.shape[0]
     rl = rh = ql = qh = math.nan
     if not note:
-        reps_r, reps_q = _batch(rates[bi], boot[:, bi], rates[ti], boot[:, ti], interpolation)
+        reps_r, reps_q = _batch(rates[bi], boot[:, bi], rates[ti], boot[:, ti], interpolation, monotone="isotonic")
         used = int(np.isfinite(reps_r).sum())
         a = (1 - confidence) / 2
         if used:
             rl, rh = np.nanquantile(reps_r, [a, 1 - a])
             ql, qh = sorted(sign * np.nanquantile(reps_q, [a, 1 - a]))
         if used < n_res:
-            note = (f"{n_res - used} of {n_res} resamples gave a non-increasing curve or no overlap and were "
+            note = (f"{n_res - used} of {n_res} resamples gave no overlapping range and were "
                     "dropped")
     n_points = min(len(bi), len(ti))
     if not note and n_points < 4:
         note = f"{n_points} bitrates per curve (VCEG-M33 assumes 4)"
+    note = "; ".join(n for n in (pooled if not math.isnan(br) else "", note) if n)
     olo, ohi = (qlo, qhi) if sign > 0 else (-qhi, -qlo)
     return {"category": cat, "baseline": base, "codec": codec, "bd_rate_pct": br, "bd_rate_low": rl,
             "bd_rate_high": rh, "bd_quality": bq, "bd_quality_low": ql, "bd_quality_high": qh,

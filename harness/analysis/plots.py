@@ -219,6 +219,7 @@ def save_figure(fig, out_dir: str | Path, stem: str, formats=FORMATS) -> dict[st
             p = out / f"{stem}.{fmt}"
             meta = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
             fig.savefig(p, dpi=300 if fmt == "png" else None, metadata=meta)
+            fig.set_layout_engine("none")  # the layout is solved: later formats reuse it
             paths[fmt] = p
     plt.close(fig)
     return paths

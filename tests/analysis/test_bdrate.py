@@ -110,3 +110,21 @@ def test_vectorised_pchip_integral_matches_scipy():
         got = bdrate._pchip_integral(x, y, lo, hi)
         want = [PchipInterpolator(x[i], y[i]).integrate(lo[i], hi[i]) for i in range(20)]
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_saturating_curve_is_pooled_not_refused():
+    # MUSHRA saturates near the reference: 92.6 at 24 kbps, 91.1 at 48 kbps. Strict VCEG-M33 refuses it;
+    # the table pools (isotonic) and says so, and the bootstrap keeps every replicate
+    r = np.array([6.0, 12.0, 24.0, 48.0])
+    with pytest.raises(bdrate.BDRateError, match="isotonic"):
+        bdrate.bd_rate(baseline_rate=r, baseline_quality=[61, 77, 92.6, 91.1], test_rate=r,
+                       test_quality=[70, 85, 93, 94])
+    got = bdrate.bd_rate(baseline_rate=r, baseline_quality=[61, 77, 92.6, 91.1], test_rate=r,
+                         test_quality=[70, 85, 93, 94], monotone="isotonic")
+    assert -60 < got < 0
+    np.testing.assert_allclose(bdrate._pav(np.array([1, 3, 2, 4.0])), [1, 2.5, 2.5, 4])
+    d = _ratings()
+    d.loc[(d["codec"] == "opus") & (d["kbps"] == 48), "score"] -= 25  # opus falls at its top rate
+    t = bdrate.bd_table(d, value="score", cluster="rater", n_resamples=200)
+    row = t.iloc[0]
+    assert np.isfinite(row["bd_rate_pct"]) and row["replicates_used"] == 200 and "isotonic" in row["note"]
