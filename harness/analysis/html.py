@@ -13,25 +13,27 @@ import pandas as pd
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1060px;
-color:#222;line-height:1.45;padding:0 1em;overflow-wrap:anywhere}
+color:#222;line-height:1.45;padding:0 1em}
 h1{border-bottom:2px solid #444;font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.6em 0;font-size:.85em;max-width:100%}
 th,td{border:1px solid #ccc;padding:.2em .5em;text-align:right;vertical-align:top}th{background:#f2f2f2}
 td:first-child,th:first-child{text-align:left}td{font-variant-numeric:tabular-nums}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}
+figure{margin:1.2em 0}figure svg{width:100%;max-width:640px;height:auto;display:block}
+figure.wide svg{max-width:100%}td{overflow-wrap:break-word}pre{overflow-wrap:anywhere}
 figcaption,.note{color:#555;font-size:.9em}.summary{background:#f6f8fa;border-left:4px solid #0072B2;
 padding:.5em 1em}.tbl{max-width:100%}pre{background:#f7f7f7;padding:1em;white-space:pre-wrap;
 font-size:.8em}details{margin:.5em 0}summary{cursor:pointer;color:#0072B2}
 """
 
 
-def inline_svg(path: str | Path, *, caption: str = "") -> str:
+def inline_svg(path: str | Path, *, caption: str = "", wide: bool = False) -> str:
     """The SVG file's markup (no XML prolog/doctype) in a ``<figure>``; ``caption`` is trusted HTML."""
     text = Path(path).read_text()
     text = re.sub(r"<\?xml[^>]*\?>", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>", "", text, flags=re.S)
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-    return f"<figure>{text.strip()}{cap}</figure>"
+    cls = ' class="wide"' if wide else ""
+    return f"<figure{cls}>{text.strip()}{cap}</figure>"
 
 
 def table_html(df: pd.DataFrame, *, float_digits: int = 2, index: bool = False, escape: bool = True,

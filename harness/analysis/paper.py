@@ -25,16 +25,15 @@ METRIC_LABEL = {"si-snr": "SI-SNR (dB)", "si-sdr": "SI-SDR (dB)", "visqol-audio"
 
 def _range(metric: str) -> tuple[float, float] | None:
     dom = DOMAINS.get(metric)
-    if dom is None or not all(math.isfinite(v) for v in dom.value_range):
-        return None
-    return dom.value_range
+    return None if dom is None else dom.value_range  # an infinite bound clips nothing on that side
 
 
 def _figure(fig, out: Path, stem: str, files: list, caption: str) -> str:
+    wide = fig.get_size_inches()[0] > plots.WIDTHS["single"] + 0.1
     paths = plots.save_figure(fig, out, stem)
     files += list(paths.values())
     links = " ".join(f'<a href="{p.name}">{fmt.upper()}</a>' for fmt, p in paths.items())
-    return H.inline_svg(paths["svg"], caption=f"{caption} Files: {links}.")
+    return H.inline_svg(paths["svg"], caption=f"{caption} Files: {links}.", wide=wide)
 
 
 def mushra_figures(by_cond: pd.DataFrame, by_codec: pd.DataFrame, per_item: pd.DataFrame, *, out: Path,
@@ -146,7 +145,8 @@ def _bd_display(bd: pd.DataFrame) -> pd.DataFrame:
                                                                        bd["bd_rate_high"])],
         "BD-quality [95 % CI]": [iv(v, lo, hi, 2 if q != "MUSHRA" else 1) for q, v, lo, hi in zip(
             bd["quality"], bd["bd_quality"], bd["bd_quality_low"], bd["bd_quality_high"])],
-        "Rate": bd["rate_basis"], "Note": bd["note"]})
+        "Note": [("; ".join(x for x in (("nominal bitrate: no measured rate" if not b.startswith("measured") else ""),
+                                         n) if x)) for b, n in zip(bd["rate_basis"], bd["note"])]})
 
 
 def bd_markdown(bd: pd.DataFrame) -> str:
@@ -191,10 +191,15 @@ def winner_html(by_cond: pd.DataFrame, bd: pd.DataFrame) -> str:
             text += f"; hidden reference {ref['mean'].iloc[0]:.1f}"
         out.append(f"<li>{text}.</li>")
     m = bd[(bd["quality"] == "MUSHRA") & bd["bd_rate_pct"].notna()] if len(bd) else bd
+    if len(m):
+        rank = {c: i for i, c in enumerate(L.category_order(m["category"]))}
+        m = m.assign(_r=m["category"].map(rank)).sort_values(["_r", "bd_rate_pct"])
     for r in m.itertuples():
         word = "fewer" if r.bd_rate_pct < 0 else "more"
+        unclear = r.bd_rate_low <= 0 <= r.bd_rate_high
+        word += " (the interval includes 0: no clear difference)" if unclear else ""
         out.append(f"<li><b>{html.escape(str(r.category))}</b>: {html.escape(str(r.codec))} needs "
-                   f"<b>{abs(r.bd_rate_pct):.0f} % {word} bits</b> than {html.escape(str(r.baseline))} for the same "
+                   f"<b>{abs(r.bd_rate_pct):.0f} % {word.split(' (')[0]} bits</b>{word[len(word.split(' (')[0]):]} than {html.escape(str(r.baseline))} for the same "
                    f"MUSHRA score (BD-rate {r.bd_rate_pct:+.1f} %, 95 % CI [{r.bd_rate_low:+.1f}, "
                    f"{r.bd_rate_high:+.1f}], {html.escape(r.rate_basis)} bitrate), {r.bd_quality:+.1f} points "
                    "at equal rate.</li>")
