@@ -13,8 +13,11 @@ import re
 
 import pandas as pd
 
-REFERENCE_NAMES = {"reference": "hidden reference", "lp3.5": "anchor 3.5 kHz LP", "lp7": "anchor 7 kHz LP"}
-_ANCHOR_RANK = {"lp7": 0, "lp3.5": 1}
+from harness.vocabulary import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR, kind_of
+
+REFERENCE_NAMES = {HIDDEN_REFERENCE: "hidden reference", LOW_ANCHOR: "anchor 3.5 kHz LP",
+                   MID_ANCHOR: "anchor 7 kHz LP"}
+_ANCHOR_RANK = {MID_ANCHOR: 0, LOW_ANCHOR: 1}
 
 
 def natural_key(value) -> tuple:
@@ -37,7 +40,7 @@ def _num(v) -> float:
 
 
 def condition_rank(condition: str, kind: str | None, codec, kbps) -> tuple:
-    kind = kind or ("reference" if condition == "reference" else "anchor" if condition in _ANCHOR_RANK else "codec")
+    kind = kind if isinstance(kind, str) else str(kind_of(condition).value)
     k = _num(kbps)
     if kind == "reference":
         return (0,)

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness.vocabulary import condition_id
+
 DEFAULT_CODECS = {"opus": (6, 12, 24, 48), "lyra": (3.2, 6, 9.2), "encodec_24khz": (1.5, 3, 6, 12)}
 
 
@@ -24,7 +26,7 @@ def synthetic_ratings(*, n_raters: int = 20, n_items: int = 6, categories=("spee
     for ci, (codec, ladder) in enumerate(sorted(codecs.items())):
         for k in ladder:
             q = float(np.clip(25 + 18 * np.log2(k) - 4 * ci, 5, 95))
-            conds.append((f"{codec}@{k:g}", "codec", codec, float(k), q))
+            conds.append((condition_id(codec, k), "codec", codec, float(k), q))
     items = [(f"item{i:02d}", categories[i % len(categories)]) for i in range(n_items)]
     n_c, n_i = len(conds), len(items)
     rater_idx = np.repeat(np.arange(n_raters), n_i * n_c)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import labels as L
+from harness.vocabulary import kind_of
 
 CSV_COLUMNS = ("category", "condition", "kind", "codec", "kbps", "measured_kbps", "n", "mean", "ci_low", "ci_high",
                "best_at_bitrate")
@@ -139,7 +140,7 @@ def metric_summary(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
         ok = v[np.isfinite(v)]
         lo, hi = t_interval(ok.to_numpy()) if len(ok) else (math.nan, math.nan)
         codec = g["codec"].dropna()
-        kind = "reference" if cond == "reference" else "anchor" if cond in ("lp3.5", "lp7") else "codec"
+        kind = str(kind_of(cond).value)
         out.append({"category": cat, "condition": cond, "kind": kind,
                     "codec": codec.iloc[0] if len(codec) else None, "kbps": g["kbps"].astype(float).mean(),
                     "measured_kbps": g["measured_kbps"].astype(float).mean(), "n_items": len(ok),
