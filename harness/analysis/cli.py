@@ -182,8 +182,8 @@ def _evaluate(args) -> int:
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(df)} results ({int(df['cached'].sum())} from cache, {len(failed)} failed and reported without a "
-          f"value): {paths['json']}, {paths['csv']}, {paths['parquet']}")
+    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
+          f"{paths['parquet']}")
     if args.report:
         from harness.analysis.report import objective_report
 

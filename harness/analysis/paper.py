@@ -32,8 +32,9 @@ def _figure(fig, out: Path, stem: str, files: list, caption: str) -> str:
     wide = fig.get_size_inches()[0] > plots.WIDTHS["single"] + 0.1
     paths = plots.save_figure(fig, out, stem)
     files += list(paths.values())
-    links = " ".join(f'<a href="{p.name}">{fmt.upper()}</a>' for fmt, p in paths.items())
-    return H.inline_svg(paths["svg"], caption=f"{caption} Files: {links}.", wide=wide)
+    files_text = f"<code>{html.escape(stem)}.{{{','.join(paths)}}}</code>"
+    return H.inline_svg(paths["svg"], caption=f"{html.escape(caption)} Files next to this report: {files_text}.",
+                        wide=wide)
 
 
 def mushra_figures(by_cond: pd.DataFrame, by_codec: pd.DataFrame, per_item: pd.DataFrame, *, out: Path,
@@ -77,8 +78,8 @@ def _table_block(t: pd.DataFrame, n_label: str, digits: int, paths: dict) -> str
     d = tables.display(t, digits=digits, n_label=n_label)
     d["Mean"] = [f"<b>{m}</b>" if b else m for m, b in zip(d["Mean"], d["best"])]
     d = d.drop(columns=["best"])
-    links = " ".join(f'<a href="{p.name}">{k.upper()}</a>' for k, p in paths.items())
-    return (H.table_html(d, escape=False) + f'<p class="note">{html.escape(tables.NOTE)} Files: {links}.</p>')
+    names = ", ".join(f"<code>{html.escape(p.name)}</code>" for p in paths.values())
+    return (H.table_html(d, escape=False) + f'<p class="note">{html.escape(tables.NOTE)} Files: {names}.</p>')
 
 
 def objective_outputs(rows: pd.DataFrame, *, out: Path, files: list) -> tuple[list[str], list[str]]:
