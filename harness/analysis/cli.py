@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
                         "would give these items (rater-cluster t); random = also over a population of items "
                         "(two-way cluster t)")
+    p.add_argument("--bd-baseline", metavar="CODEC",
+                   help="codec the BD-rates are measured against (default: opus if present, else the first codec)")
     p.add_argument("--baseline", metavar="CONDITION",
                    help="compare every condition with this one only (default: all pairs), e.g. opus@24")
     p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
@@ -160,7 +162,7 @@ def _analyze(args) -> int:
     res = analyze(source, out_dir=args.out, study=args.study, screening_preset=args.screening,
                   screening_overrides=overrides, rater_column=args.rater_column,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
-                  items=args.items_mode, baseline=args.baseline)
+                  items=args.items_mode, baseline=args.baseline, bd_baseline=args.bd_baseline)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({res.screening}); report: {res.html}")
     return 0
 

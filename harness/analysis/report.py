@@ -59,8 +59,12 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
             screening_preset: str | screening.ScreeningConfig | None = None, n_resamples: int = stats.N_RESAMPLES,
             seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed",
             baseline: str | None = None, screening_overrides: dict[str, Any] | None = None,
-            rater_column: str | None = None) -> AnalysisResult:
+            rater_column: str | None = None, bd_baseline: str | None = None) -> AnalysisResult:
     """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
+
+    BD-rates are measured against the codec ``bd_baseline`` (default: ``opus`` if present, else the first codec
+    by name); with ``evaluation`` (a ``mushra evaluate`` results file) also metric curves, tables, BD-rates and
+    the metric-listener agreement.
 
     The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
     ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
@@ -100,7 +104,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
 
         rows, _doc = read_results(evaluation)
     sections = _paper_sections(data, by_cond, by_codec, per_item, rows, out=out, files=files, ci_name=ci_name,
-                               baseline=baseline, seed=seed, overview=_overview(frame, data, table, cfg, manifest)
+                               baseline=bd_baseline, seed=seed, overview=_overview(frame, data, table, cfg, manifest)
                                + f"<p>Screening preset <b>{cfg.name}</b>: {_esc(why)}.</p>"
                                + f"<p>Estimand: {_esc(stats.ESTIMAND[items])}; 95 % intervals: {_esc(ci_name)}.</p>")
     sections.append(("Paired comparisons (Holm-adjusted)", _PAIRED_NOTE
