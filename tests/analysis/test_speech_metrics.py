@@ -88,3 +88,26 @@ def test_dnsmos_runs_offline_from_the_wheel(speech, monkeypatch):
     worse = M.compute("dnsmos", reference=None, degraded=0.5 * x + 5 * (noisy - x), sample_rate=16000)
     assert 1.0 <= worse.value < clean.value <= 5.0
     assert {"sig", "bak", "p808"} <= set(clean.settings) and clean.unit.startswith("MOS")
+
+
+@needs_speech
+@pytest.mark.slow
+def test_evaluate_cli_pesq_stoi_dnsmos(tmp_path, capsys):
+    """The documented command: `mushra evaluate --metric pesq --metric stoi --metric dnsmos` on a speech item."""
+    import shutil
+
+    from harness.cli import main
+
+    items = tmp_path / "items" / "speech"
+    items.mkdir(parents=True)
+    shutil.copy(SPEECH, items / SPEECH.name)
+    rc = main(["evaluate", "--items", str(tmp_path / "items"), "--codec", "opus", "--kbps", "12", "--metric",
+               "pesq", "--metric", "stoi", "--metric", "dnsmos", "--out", str(tmp_path / "o"), "--jobs", "1",
+               "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    from harness.analysis.results import read_results
+
+    rows, _ = read_results(tmp_path / "o" / "evaluation.json")
+    v = rows.set_index("metric")["value"]
+    assert 2.0 < v["pesq"] < 4.6 and 0.8 < v["stoi"] <= 1.0 and 1.0 < v["dnsmos"] < 5.0
+    assert (rows["error"] == "").all()
