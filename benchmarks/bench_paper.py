@@ -29,6 +29,7 @@ def publication_part(n_raters: int, tmp: Path) -> tuple[float, int]:
     by_codec = stats.by_codec_bitrate(panel, per_category=True, bootstrap=False)
     per_item = stats.per_item(ratings)
     rows, _ = read_results(ev)
+    (tmp / "out").mkdir(parents=True)
     t0 = time.perf_counter()
     report._paper_sections(ratings, by_cond, by_codec, per_item, rows, out=tmp / "out", files=[], ci_name="x",
                            baseline=None, seed=0, overview="")
