@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis import html as H
+from harness.analysis import labels as L
 from harness.analysis import plots, screening, stats
 from harness.analysis.load import attach_manifest, load_ratings
 from harness.errors import HarnessError
@@ -110,11 +111,11 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     sections.append(("Paired comparisons (Holm-adjusted)", _PAIRED_NOTE
                      + H.table_html(_printable_p(comparisons), float_digits=2,
                                     collapsed=f"{len(comparisons)} pairs")))
-    sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(
-        table, float_digits=2, collapsed=f"{len(table)} raters, {int(table['excluded'].sum())} excluded")))
+    sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + _screening_html(table)))
+    items_sorted = L.sort_conditions(per_item.assign(category=per_item["item"]))
     sections.append(("Per item", H.table_html(
-        per_item[[c for c in ("item", "condition", "n_raters", "mean", "ci_low", "ci_high", "median")
-                  if c in per_item]], float_digits=1, collapsed=f"{len(per_item)} item x condition rows")))
+        items_sorted[[c for c in ("item", "condition", "n_raters", "mean", "ci_low", "ci_high", "median")
+                      if c in per_item]], float_digits=1, collapsed=f"{len(per_item)} item x condition rows")))
     settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why,
                 "exempt_items": table.attrs.get("exempt_items", []),
                 "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
@@ -174,6 +175,17 @@ def _choose_screening(given, manifest, overrides: dict[str, Any]) -> tuple[scree
     if overrides:
         why += "; thresholds overridden: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     return screening.preset(name, **overrides), why
+
+
+def _screening_html(table: pd.DataFrame, limit: int = 300) -> str:
+    """Raters in natural order; above ``limit`` rows only the excluded and flagged ones (all in screening.csv)."""
+    t = table.iloc[sorted(range(len(table)), key=lambda i: L.natural_key(table["rater"].iloc[i]))]
+    note = ""
+    if len(t) > limit:
+        t = t[t["excluded"] | (t["flags"] != "")].head(limit)
+        note = f'<p class="note">{len(t)} of {len(table)} raters shown (excluded or flagged); all in screening.csv.</p>'
+    return note + H.table_html(t, float_digits=2, collapsed=f"{len(table)} raters, {int(table['excluded'].sum())} "
+                               "excluded")
 
 
 def _overview(frame, data, table, cfg, manifest) -> str:
