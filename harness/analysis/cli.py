@@ -64,8 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="codec the BD-rates are measured against (default: opus if present, else the first codec)")
     p.add_argument("--baseline", metavar="CONDITION",
                    help="compare every condition with this one only (default: all pairs), e.g. opus@24")
-    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
-                   help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
+    p.add_argument("--bootstrap", choices=("none", "bca", "percentile"), default="none",
+                   help="also compute the per-rating bootstrap CI (ci_boot_*, for comparison only: it ignores rater "
+                        "clustering); default none")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")
@@ -104,11 +105,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("regress", help="compare two evaluation results; exit 1 on a regression (CI gate)",
                        description="Compare CURRENT to BASELINE per (item, condition, metric). Exit status 1 if any "
-                                   "cell got worse than its tolerance or disappeared.")
+                                   "cell got worse than its tolerance or disappeared, or a codec is not shown "
+                                   "non-inferior across items; 2 if the runs' metric settings differ.")
     p.add_argument("baseline", metavar="BASELINE.json")
     p.add_argument("current", metavar="CURRENT.json")
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
                    help="allowed worsening in the metric's unit (e.g. si-snr=0.5, visqol=0.05)")
+    p.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
+                   help="non-inferiority margin per metric for the across-items test (e.g. si-snr=0.2)")
+    p.add_argument("--strict", action="store_true",
+                   help="also fail when the across-items test is inconclusive (default: only when inferior)")
+    p.add_argument("--allow-settings-change", action="store_true",
+                   help="compare even when metric settings/versions differ (cells marked incomparable)")
     p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
     p.set_defaults(func=_regress)
 
@@ -220,19 +228,30 @@ def _metric(args) -> int:
 
 
 def _regress(args) -> int:
-    from harness.analysis.regress import markdown, parse_tolerances, regress_files, text_table
+    from harness.analysis.comparable import describe
+    from harness.analysis.regress import (DEFAULT_MARGIN, markdown, non_inferiority, parse_tolerances,
+                                          regress_files, text_table, verdict)
 
-    table = regress_files(args.baseline, args.current, parse_tolerances(args.tolerance))
+    tol = parse_tolerances(args.tolerance)
+    margins = parse_tolerances(args.margin, defaults=DEFAULT_MARGIN, option="margin")
+    table, diffs = regress_files(args.baseline, args.current, tol, allow_settings_change=args.allow_settings_change)
+    for line in describe(diffs):
+        print(f"WARNING: runs differ: {line}", file=sys.stderr)
+    ni = non_inferiority(table, margins)
     print(text_table(table))
-    n_reg = int((table["status"] == "regression").sum())
-    n_missing = int((table["status"] == "missing").sum())
+    if len(ni):
+        print("\nnon-inferiority across items (change > 0 is better; bounds: one-sided 95 %):")
+        print(ni.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.markdown:
         from pathlib import Path
 
-        Path(args.markdown).write_text(markdown(table))
-    print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
-          f"{n_missing} missing cell(s)")
-    return 1 if n_reg or n_missing else 0
+        Path(args.markdown).write_text(markdown(table, ni, diffs))
+    n = {k: int((table["status"] == k).sum()) for k in ("regression", "improvement", "missing", "incomparable")}
+    n_ni = int((ni["status"] == "inferior").sum())
+    v = verdict(table, ni, strict=args.strict)
+    print(f"{n['regression']} regression(s), {n['improvement']} improvement(s), {n['missing']} missing cell(s), "
+          f"{n['incomparable']} incomparable, {n_ni} codec(s) inferior across items: {v}")
+    return 1 if v == "FAIL" else 0
 
 
 def _plan(args) -> int:

@@ -58,7 +58,7 @@ def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
             screening_preset: str | screening.ScreeningConfig | None = None, n_resamples: int = stats.N_RESAMPLES,
-            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed",
+            seed: int = 0, method: str = "none", evaluation: str | Path | None = None, items: str = "fixed",
             baseline: str | None = None, screening_overrides: dict[str, Any] | None = None,
             rater_column: str | None = None, bd_baseline: str | None = None) -> AnalysisResult:
     """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
@@ -68,7 +68,8 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     the metric-listener agreement.
 
     The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
-    ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
+    ``items="random"`` generalises over items too); ``method`` (``bca``/``percentile``) adds the per-rating bootstrap
+    for comparison (``none``, the default, skips it: it ignores rater clustering and is the slowest step)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = load_ratings(ratings, study_dir=study, rater_column=rater_column)
@@ -86,7 +87,8 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     if data.empty:
         raise HarnessError(f"all {len(table)} raters were excluded by the '{cfg.name}' screening; see "
                            f"{files[0]}. Check the data or relax the thresholds.")
-    kw = dict(n_resamples=n_resamples, seed=seed, method=method, items=items)
+    boot = method != "none"
+    kw = dict(n_resamples=n_resamples, seed=seed, method=method if boot else "bca", items=items, bootstrap=boot)
     ci_name = stats.METHODS[items]
     panel = _with_all_panel(data)
     by_cond = stats.summarize(panel, ("category", "condition"), **kw)
@@ -123,7 +125,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
                                "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "
                                                        "(ITU-R BS.1534-3 sec. 9.2); ci_boot_*: bootstrap over "
                                                        "ratings; both ignore rater clustering (too narrow)",
-                               "t": "Student-t over ratings", "bootstrap": method,
+                               "t": "Student-t over ratings", "bootstrap": method if boot else "not computed",
                                "n_resamples": n_resamples, "seed": seed,
                                "paired": comparisons.attrs.get("method", "") + "; check: Wilcoxon signed-rank on "
                                          "per-rater means (zero_method=wilcox); Holm (1979) across all pairs",

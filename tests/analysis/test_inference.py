@@ -85,3 +85,13 @@ def test_variance_components_recover_the_simulation():
     assert vc.rater == pytest.approx(8, abs=2.0) and vc.rater_condition == pytest.approx(6, abs=1.0)
     assert vc.residual == pytest.approx(10, abs=0.5) and vc.item == pytest.approx(6, abs=2.5)
     assert vc.n_raters == 60 and vc.n_items == 20
+
+
+def test_inference_imports_neither_the_analysis_nor_the_web_test():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.inference; bad = [m for m in sys.modules if m.startswith(('harness.analysis', "
+            "'harness.webtest'))]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
