@@ -54,6 +54,7 @@ class SoundStreamEC(Codec):
     description = "our SoundStream with range-coded codes (n-gram context model, constriction); 24 kHz mono"
     sample_rates = (24000,)
     channel_options = (1,)
+    bitrate_convention = BITRATE_CONVENTION
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
     def __init__(self, *, kbps: float, checkpoint: str | Path | None = None,
@@ -96,8 +97,7 @@ class SoundStreamEC(Codec):
         return True, "ok"
 
     def settings(self) -> dict[str, Any]:
-        return {**self.options, "n_q": self.n_q, "nominal_kbps": self.kbps, "context_model_id": self.ctx.model_id[:16],
-                "bitrate_convention": BITRATE_CONVENTION}
+        return {**self.options, "n_q": self.n_q, "nominal_kbps": self.kbps, "context_model_id": self.ctx.model_id[:16]}
 
     def versions(self) -> dict[str, str]:
         import constriction
