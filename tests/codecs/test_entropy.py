@@ -67,8 +67,12 @@ needs_model = pytest.mark.skipif(not SHIPPED_CONTEXT_MODEL.is_file(), reason="no
 
 
 @needs_model
-def test_soundstream_ec_gives_the_plain_codes_and_audio_from_fewer_bytes():
-    x = speechlike(sr=24000, seconds=2.0)
+def test_soundstream_ec_gives_the_plain_codes_and_audio_from_fewer_bytes(shared):
+    from harness.audio import read_audio, resample
+
+    # a file held out from the context model's (and the checkpoint's) training data
+    x, sr = read_audio(shared / "audio" / "speech" / "cmu-arctic-slt_a0009_female_16k.wav")
+    x = resample(x[sr // 2: sr // 2 + 2 * sr], sr, 24000)
     plain, ec = create_codec("soundstream", kbps=6), create_codec("soundstream_ec", kbps=6)
     payload = ec.encode(x)
     codes, length = ec.unpack(payload)
@@ -80,7 +84,7 @@ def test_soundstream_ec_gives_the_plain_codes_and_audio_from_fewer_bytes():
     assert np.array_equal(ec.decode(payload), plain.decode(plain.encode(x))[: x.shape[0]])
     res = transcode(ec, x, 24000)
     assert res.measured_kbps == pytest.approx(8 * len(payload) / 2.0 / 1000)
-    assert res.measured_kbps < 6.0  # real bytes, header and model id included
+    assert res.measured_kbps < 6.0  # real bytes, header, model id and CRC included (this clip: 5.88)
     assert res.settings["bitrate_convention"].startswith("entropy-coded")
 
 
@@ -92,7 +96,9 @@ def test_soundstream_ec_payload_errors():
     with pytest.raises(CodecError, match="3 kbps"):
         ec3.decode(payload)  # coded at 6 kbps (8 quantizers)
     with pytest.raises(CodecError, match="truncated|corrupt"):
-        ec6.decode(payload[: HEADER_SIZE + 4 + 8])
+        ec6.decode(payload[: HEADER_SIZE + 8 + 8])
+    with pytest.raises(CodecError, match="CRC-32"):
+        ec6.decode(payload[:-4] + bytes(b ^ 0x55 for b in payload[-4:]))
     with pytest.raises(CodecError, match="another context model"):
         ec6.decode(payload[:HEADER_SIZE] + b"\0\0\0\0" + payload[HEADER_SIZE + 4:])
 
