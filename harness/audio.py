@@ -218,6 +218,29 @@ def gain_to_target(audio: np.ndarray, sample_rate: int, *, target_lufs: float, p
     return 10 ** ((target_lufs - lufs) / 20.0), lufs
 
 
+def _gcc_phat(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate lags ``-max_lag..max_lag`` and their GCC-PHAT values (empty when either signal is silent)."""
+    r = np.asarray(reference, dtype=np.float64)
+    d = np.asarray(degraded, dtype=np.float64)
+    r = r.mean(axis=1) if r.ndim == 2 else r
+    d = d.mean(axis=1) if d.ndim == 2 else d
+    n = min(r.shape[0], d.shape[0])
+    r, d = r[:n] - r[:n].mean(), d[:n] - d[:n].mean()
+    if n < 2 or not np.any(r) or not np.any(d):
+        return np.zeros(0, dtype=int), np.zeros(0)
+    max_lag = max(1, min(n - 1, int(max_lag)))
+    size = 1 << int(np.ceil(np.log2(n + max_lag)))  # no wrap-around for |lag| <= max_lag
+    R, D = np.fft.rfft(r, size), np.fft.rfft(d, size)
+    pr, pd = np.abs(R) ** 2, np.abs(D) ** 2
+    keep = (pr > 1e-6 * pr.max()) & (pd > 1e-6 * pd.max())
+    cross = D * np.conj(R)
+    w = np.where(keep, 1.0 / np.maximum(np.abs(cross), 1e-300), 0.0)
+    xc = np.fft.irfft(cross * w, size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
+    return lags, vals
+
+
 def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 50.0
                  ) -> int:
     """Lag of ``degraded`` behind ``reference`` in samples (positive: degraded is late).
@@ -228,25 +251,25 @@ def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     energy (within 60 dB of their peaks) take part, so band-limited codec output is handled. Inputs are
     ``(frames, channels)`` (channels averaged) or 1-D; the search is limited to +-``max_lag_ms``; 0 for silence.
     """
-    r = np.asarray(reference, dtype=np.float64)
-    d = np.asarray(degraded, dtype=np.float64)
-    r = r.mean(axis=1) if r.ndim == 2 else r
-    d = d.mean(axis=1) if d.ndim == 2 else d
-    n = min(r.shape[0], d.shape[0])
-    r, d = r[:n] - r[:n].mean(), d[:n] - d[:n].mean()
-    if not np.any(r) or not np.any(d):
-        return 0
-    max_lag = max(1, min(n - 1, int(round(sample_rate * max_lag_ms / 1000.0))))
-    size = 1 << int(np.ceil(np.log2(n + max_lag)))  # no wrap-around for |lag| <= max_lag
-    R, D = np.fft.rfft(r, size), np.fft.rfft(d, size)
-    pr, pd = np.abs(R) ** 2, np.abs(D) ** 2
-    keep = (pr > 1e-6 * pr.max()) & (pd > 1e-6 * pd.max())
-    cross = D * np.conj(R)
-    w = np.where(keep, 1.0 / np.maximum(np.abs(cross), 1e-300), 0.0)
-    xc = np.fft.irfft(cross * w, size)
-    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
-    vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
-    return int(lags[int(np.argmax(vals))])
+    lags, vals = _gcc_phat(reference, degraded, int(round(sample_rate * max_lag_ms / 1000.0)))
+    return int(lags[int(np.argmax(vals))]) if lags.size else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LagEstimate:
+    """``lag`` in samples (positive: degraded is late); ``inverted``: the peak is negative (polarity flipped)."""
+    lag: int
+    inverted: bool
+
+
+def estimate_lag_polarity(*, reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> LagEstimate:
+    """:func:`estimate_lag`'s GCC-PHAT, taking the largest peak of either sign (``max_lag`` in samples), so an
+    output with inverted polarity is aligned too and reported as such."""
+    lags, vals = _gcc_phat(reference, degraded, max_lag)
+    if not lags.size:
+        return LagEstimate(0, False)
+    i = int(np.argmax(np.abs(vals)))
+    return LagEstimate(int(lags[i]), bool(vals[i] < 0))
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None

@@ -152,7 +152,6 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         for r in rows:
             for k, why in r["ladder_empty_because"].items():
                 print(f"  {r['name']} @ {k} kbps: {why}")
-        return 0
     else:
         head = ["codec", "rates (Hz)", "channels", "bitrates", "usable"]
         body = [[r["name"], "/".join(map(str, r["sample_rates"])), "/".join(map(str, r["channels"])), r["bitrates"],

@@ -55,7 +55,7 @@ def _library_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi"):
+    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi", "speechmos", "onnxruntime"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -141,7 +141,8 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
 
 
 def _run_cell(cell: Cell) -> list[dict[str, Any]]:
-    from harness.analysis.metrics import compute
+    from harness.analysis.metric_domains import content_of
+    from harness.analysis.metrics import MetricError, compute
     from harness.audio import read_audio
 
     source_id, info, codec = _source(cell)
@@ -163,13 +164,21 @@ def _run_cell(cell: Cell) -> list[dict[str, Any]]:
                 from harness.audio import resample
 
                 deg = resample(deg, dsr, sr)
+        content = content_of(cell.category)
         for m in todo:
-            r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
             row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
                    condition_id(cell.codec, cell.kbps), "codec": cell.codec, "kbps": cell.kbps,
-                   "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
-                   "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
-                   "codec_versions": info["codec_versions"], "key": keys[m]}
+                   "measured_kbps": info["measured_kbps"], "metric": m, "codec_settings": info["codec_settings"],
+                   "codec_versions": info["codec_versions"], "key": keys[m], "error": ""}
+            try:
+                r = compute(m, reference=ref, degraded=deg, sample_rate=sr, content=content,
+                            **dict(mopts.get(m, ())))
+            except MetricError as exc:  # this metric on this cell only; never a default number, not cached
+                row.update(value=float("nan"), unit="", settings={"content": content}, version="",
+                           error=f"item '{cell.item}', {row['condition']}: {exc}", cached=False)
+                rows.append(row)
+                continue
+            row.update(value=r.value, unit=r.unit, settings={**r.settings, "content": content}, version=r.version)
             if cell.cache_dir is not None:
                 Cache(cell.cache_dir).put(keys[m], row)
             row["cached"] = False

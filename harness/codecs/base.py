@@ -110,6 +110,8 @@ class Codec(abc.ABC):
     #: top-level modules it needs beyond the base install (see :mod:`harness.extras`), e.g. ``("torch",)``
     requires: ClassVar[tuple[str, ...]] = ()
     bitrates: ClassVar[BitrateSpec]
+    #: what the measured bitrate counts, recorded with every result (e.g. container overhead or not)
+    bitrate_convention: ClassVar[str] = "every payload byte counted, no container"
 
     def __init__(self, *, kbps: float, **options: Any) -> None:
         self.bitrates.check(self.name, float(kbps))
@@ -273,7 +275,7 @@ def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:
         delay_removed_samples=delay,
         audio=np.ascontiguousarray(y, dtype=np.float32),
         sample_rate=sample_rate,
-        settings=codec.settings(),
+        settings={**codec.settings(), "bitrate_convention": codec.bitrate_convention},
         versions=codec.versions(),
     )
 

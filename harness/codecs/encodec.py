@@ -181,6 +181,7 @@ class Encodec24(_EncodecBase):
     sample_rates = (24000,)
     channel_options = (1,)
     bitrates = BitrateSpec(points=(1.5, 3.0, 6.0, 12.0, 24.0))
+    bitrate_convention = "packed codes, no header"
 
     def encode(self, audio: np.ndarray) -> bytes:
         import torch
@@ -211,6 +212,7 @@ class Encodec48(_EncodecBase):
     sample_rates = (48000,)
     channel_options = (2,)
     bitrates = BitrateSpec(points=(3.0, 6.0, 12.0, 24.0))
+    bitrate_convention = "packed codes + a 4-byte scale per 1 s segment, no header"
 
     def settings(self) -> dict[str, Any]:
         cfg = self.model.config

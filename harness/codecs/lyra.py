@@ -100,6 +100,7 @@ class Lyra(Codec):
     requires = ("ai_edge_litert",)
     channel_options = (1,)
     bitrates = BitrateSpec(points=(3.2, 6.0, 9.2))
+    bitrate_convention = "Lyra packets as the C++ encoder writes them, no header"
 
     def __init__(self, *, kbps: float, model_dir: str | None = None, num_threads: int = 1, **options: Any) -> None:
         super().__init__(kbps=kbps, **options)

@@ -34,6 +34,7 @@ class HubRVQCodec(Codec):
     code_bits: ClassVar[int]
     hop: ClassVar[int]  # samples per frame at the model rate
     bitrates: ClassVar[CodebookBitrates]
+    bitrate_convention = BITRATE_CONVENTION
 
     def __init__(self, *, kbps: float, weights: str | None = None, random_weights: Any = False, seed: int = 0,
                  **options: Any) -> None:
@@ -96,8 +97,7 @@ class HubRVQCodec(Codec):
 
     def settings(self) -> dict[str, Any]:
         return {"weights": self.weights_source, "weights_id": self.weights_id, "num_codebooks": self.num_codebooks,
-                "code_bits": self.code_bits, "frame_rate_hz": self.sample_rate / self.hop,
-                "bitrate_convention": BITRATE_CONVENTION}
+                "code_bits": self.code_bits, "frame_rate_hz": self.sample_rate / self.hop}
 
     def versions(self) -> dict[str, str]:
         import torch
