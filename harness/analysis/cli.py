@@ -163,7 +163,7 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.ratings.db import default_db_url
+        from harness.ratings import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
@@ -192,8 +192,7 @@ def _evaluate(args) -> int:
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
-          f"{paths['parquet']}")
+    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {', '.join(map(str, paths.values()))}")
     if args.report:
         from harness.analysis.report import objective_report
 

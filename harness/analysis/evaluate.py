@@ -226,14 +226,14 @@ def ladder_cells(items: str | Path, codecs: Iterable[str], kbps: Iterable[float]
                  metric_options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None
                  ) -> tuple[list[Cell], list[str]]:
     """Cells for a folder of items; returns (cells, notes about skipped rungs)."""
-    from harness.codecs import get_codec_class
+    from harness.codecs import codec_availability, get_codec_class
 
     notes, cells = [], []
     files = item_files(items)
     mo = tuple((m, _freeze((metric_options or {}).get(m))) for m in metrics)
     for name in codecs:
         cls = get_codec_class(name)
-        ok, reason = cls.availability(**(codec_options or {}).get(name, {}))
+        ok, reason = codec_availability(cls, **(codec_options or {}).get(name, {}))
         if not ok:
             raise EvaluationError(f"codec '{name}' is not usable here: {reason}")
         rungs = cls.bitrates.ladder_points(list(kbps))
@@ -346,6 +346,9 @@ def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None =
 
 
 def _run_dask(cells, scheduler, bar) -> list[dict[str, Any]]:
+    from harness.extras import require
+
+    require("distributed", purpose="evaluate --scheduler (Dask)")
     from distributed import Client, as_completed as dask_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)

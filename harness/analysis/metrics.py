@@ -311,4 +311,12 @@ def compute(name: str, *, reference: np.ndarray | None, degraded: np.ndarray, sa
     metric_domains.check(name, sample_rate=_check_rate(sample_rate), content=content)
     if reference is None and metric_domains.DOMAINS[name].intrusive:
         raise MetricError(f"{name} compares against a reference: pass reference=")
-    return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    try:
+        return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    except ModuleNotFoundError as exc:
+        from harness.extras import missing_extra_message
+
+        msg = missing_extra_message(exc.name or "", purpose=f"metric '{name}'")
+        if msg is None:
+            raise
+        raise MetricError(msg) from None
