@@ -199,10 +199,10 @@ def winner_html(by_cond: pd.DataFrame, bd: pd.DataFrame) -> str:
         m = m.assign(_r=m["category"].map(rank)).sort_values(["_r", "bd_rate_pct"])
     for r in m.itertuples():
         word = "fewer" if r.bd_rate_pct < 0 else "more"
-        unclear = r.bd_rate_low <= 0 <= r.bd_rate_high
-        word += " (the interval includes 0: no clear difference)" if unclear else ""
+        unclear = " (the interval includes 0: no clear difference)" if r.bd_rate_low <= 0 <= r.bd_rate_high else ""
         out.append(f"<li><b>{html.escape(str(r.category))}</b>: {html.escape(str(r.codec))} needs "
-                   f"<b>{abs(r.bd_rate_pct):.0f} % {word.split(' (')[0]} bits</b>{word[len(word.split(' (')[0]):]} than {html.escape(str(r.baseline))} for the same "
+                   f"<b>{abs(r.bd_rate_pct):.0f} % {word} bits</b>{unclear} than {html.escape(str(r.baseline))} "
+                   "for the same "
                    f"MUSHRA score (BD-rate {r.bd_rate_pct:+.1f} %, 95 % CI [{r.bd_rate_low:+.1f}, "
                    f"{r.bd_rate_high:+.1f}], {html.escape(r.rate_basis)} bitrate), {r.bd_quality:+.1f} points "
                    "at equal rate.</li>")
