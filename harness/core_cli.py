@@ -6,11 +6,11 @@ import argparse
 import inspect
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.options import parse_options  # noqa: F401 - the one --option parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,18 +80,6 @@ def _kbps_list(text: str) -> list[float]:
     return vals
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["vbr=false", "application=voip"]`` -> ``{"vbr": False, "application": "voip"}`` (TOML literals)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise HarnessError(f"--option {pair!r}: write it as KEY=VALUE, e.g. --option vbr=false")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {val.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = val.strip()
-    return out
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -115,7 +103,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise HarnessError("--jobs must be at least 1")
     res = prepare(args.study, args.out, jobs=args.jobs, force=args.force, skip_unavailable=args.skip_unavailable,
-                  progress=not args.quiet and sys.stderr.isatty())
+                  progress=not args.quiet)
     s, m = res.stats, res.manifest
     print(f"{len(m.stimuli)} stimuli ({len(m.items)} items x {len(m.conditions)} signals) in {res.folder} "
           f"in {s.seconds:.1f} s: {s.codec_runs} rendered, {s.cache_hits} from cache, {s.jobs} jobs")
@@ -125,13 +113,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def codec_table(ladder: list[float] | None = None) -> list[dict[str, Any]]:
     """One row per registered codec: name, rates, channels, bitrates, usable, reason (and ladder cells)."""
-    from harness.codecs import codec_names, get_codec_class
+    from harness.codecs import codec_availability, codec_names, get_codec_class
 
     rows = []
     for name in codec_names():
         cls = get_codec_class(name)
         try:
-            ok, reason = cls.availability()
+            ok, reason = codec_availability(cls)
         except Exception as exc:  # a broken adapter must not hide the others
             ok, reason = False, f"availability check failed: {exc}"
         row = {"name": name, "description": getattr(cls, "description", ""),
@@ -208,4 +196,5 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run_demo
 
-    return run_demo(args.out, serve=not args.no_serve, host=args.host, port=args.port, jobs=args.jobs)
+    return run_demo(args.out, serve=not args.no_serve, host=args.host, port=args.port, jobs=args.jobs,
+                    progress=not args.quiet)

@@ -29,7 +29,7 @@ def demo_conditions() -> list[dict]:
     """
     import inspect
 
-    from harness.codecs import codec_names, create_codec, get_codec_class
+    from harness.codecs import codec_availability, codec_names, create_codec, get_codec_class
 
     conds = [{"codec": "opus", "kbps": k, "options": {}} for k in DEMO_OPUS_KBPS]
     for name in codec_names():
@@ -38,10 +38,10 @@ def demo_conditions() -> list[dict]:
         cls = get_codec_class(name)
         options: dict = {}
         try:
-            ok, _ = cls.availability()
+            ok, _ = codec_availability(cls)
             if not ok and "random_weights" in inspect.signature(cls.__init__).parameters:
                 options = {"random_weights": True}
-                ok, _ = cls.availability(**options)
+                ok, _ = codec_availability(cls, **options)
             kbps = DEMO_PREFERRED_KBPS if cls.bitrates.supports(DEMO_PREFERRED_KBPS) else \
                 cls.bitrates.nearest(DEMO_PREFERRED_KBPS, count=1)[0]
             if ok:
@@ -91,8 +91,8 @@ def write_demo_study(out: Path) -> Path:
     return study
 
 
-def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 5000, jobs: int | None = None
-             ) -> int:
+def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 5000, jobs: int | None = None,
+             progress: bool = True) -> int:
     from harness.prepare import prepare
 
     out = Path(out).resolve()
@@ -102,7 +102,7 @@ def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: in
     stim = out / "stimuli-dir"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # prepare's warnings are recorded in the manifest and summary
-        res = prepare(study, stim, jobs=jobs, skip_unavailable=True, progress=sys.stderr.isatty())
+        res = prepare(study, stim, jobs=jobs, skip_unavailable=True, progress=progress)
     print(f"prepared {len(res.manifest.stimuli)} stimuli in {res.stats.seconds:.1f} s -> {stim}")
     if serve and sys.stdout.isatty():
         try:

@@ -12,12 +12,14 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.files import atomic_write, read_json
 from harness.vocabulary import normalize_condition_id
 
 FORMAT = "mushra-harness/evaluation"
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ["item", "category", "condition", "codec", "kbps", "measured_kbps", "metric", "value", "unit",
-               "settings", "version", "codec_settings", "codec_versions", "key", "cached"]
+               "settings", "version", "codec_settings", "codec_versions", "key", "cached", "error"]
+# "error": empty, or what went wrong in that cell (its value is then NaN); the other cells still run
 
 
 class EvaluationError(HarnessError):
@@ -26,6 +28,7 @@ class EvaluationError(HarnessError):
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), "")
     return df.sort_values(["metric", "codec", "kbps", "item", "condition"], na_position="first",
                           kind="stable").reset_index(drop=True)
 
@@ -43,14 +46,17 @@ def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "settings": settings,
            "rows": records}
     paths = {"json": out / "evaluation.json", "csv": out / "evaluation.csv", "parquet": out / "evaluation.parquet"}
-    tmp = paths["json"].with_suffix(".json.part")
-    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
-    tmp.replace(paths["json"])
+    atomic_write(paths["json"], json.dumps(doc, indent=1, default=str) + "\n")
     flat = df.copy()
     for col in ("settings", "codec_settings", "codec_versions"):
         flat[col] = flat[col].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     flat.to_csv(paths["csv"], index=False)
-    flat.to_parquet(paths["parquet"], index=False)
+    from harness.extras import installed
+
+    if installed("pyarrow"):
+        flat.to_parquet(paths["parquet"], index=False)
+    else:  # the light install: JSON and CSV only
+        del paths["parquet"]
     return paths
 
 
@@ -72,12 +78,8 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     p = Path(path)
     if p.is_dir():
         p = p / "evaluation.json"
-    if not p.is_file():
-        raise EvaluationError(f"{p}: results file not found; produce it with `mushra evaluate --out DIR`")
-    try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise EvaluationError(f"{p}: corrupt JSON ({exc})") from exc
+    doc = read_json(p, error=EvaluationError,
+                    missing="results file not found; produce it with `mushra evaluate --out DIR`")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EvaluationError(f"{p}: not a mushra-harness evaluation results file (format tag missing)")
     if doc.get("schema_version") != SCHEMA_VERSION:

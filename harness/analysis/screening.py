@@ -157,6 +157,11 @@ def screen(frame: pd.DataFrame, config: ScreeningConfig | str = "bs1534") -> pd.
     out["reason"] = reasons
     out["excluded"] = out["reason"] != ""
     out["preset"] = cfg.name
+    ids = [c for c in frame.columns if c == "session" or str(c).startswith("participant_")]
+    if ids:  # who the rater is, so an exclusion can be acted on (paying, rejecting)
+        for c in ids:
+            d = frame[["rater", c]].drop_duplicates()
+            out[c] = d.groupby("rater", sort=False)[c].agg(lambda v: ";".join(map(str, v))).reindex(raters)
     out.attrs["exempt_items"] = exempt
     out.attrs["config"] = dataclasses.asdict(cfg)
     return out.reset_index()

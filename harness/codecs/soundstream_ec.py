@@ -57,6 +57,7 @@ class SoundStreamEC(Codec):
     name = "soundstream_ec"
     description = "our SoundStream with range-coded codes (n-gram context model, constriction); 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch", "constriction")
     channel_options = (1,)
     bitrate_convention = BITRATE_CONVENTION
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))

@@ -107,3 +107,20 @@ def sessions_frame(db_url: str) -> pd.DataFrame:
 
 def _iso(t) -> str:
     return t.isoformat(timespec="seconds") + "Z" if t is not None else ""
+
+
+def rated_stimuli(db_url: str) -> dict[tuple[str, str], int]:
+    """``(item, condition) -> number of ratings`` of every stimulus that has at least one rating (any trial kind,
+    screened-out and excluded sessions included: their audio is still evidence)."""
+    from sqlalchemy import func, inspect
+
+    db = open_database(db_url)
+    try:
+        if not inspect(db.reader).has_table(Rating.__tablename__):
+            return {}
+        with db.Read() as s:
+            q = (select(Trial.item, Rating.condition, func.count()).join(Trial, Rating.trial_id == Trial.id)
+                 .group_by(Trial.item, Rating.condition))
+            return {(item, cond): int(n) for item, cond, n in s.execute(q)}
+    finally:
+        db.dispose()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -68,6 +68,7 @@ class SoundStreamCodec(Codec):
     name = "soundstream"
     description = "our SoundStream (arXiv 2107.03312), small model trained in this project; 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch",)
     channel_options = (1,)
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
@@ -100,11 +101,33 @@ class SoundStreamCodec(Codec):
                                 algorithmic_latency_ms=round(1000.0 * cfg.hop / cfg.sample_rate, 3))
 
     @classmethod
-    def availability(cls, **options: Any) -> tuple[bool, str]:
+    def cache_identity(cls, *, kbps: float, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The checkpoint's hash and the settings, without importing torch or loading the model."""
+        from importlib import metadata
+
+        from harness.files import file_sha256
+
+        checkpoint = options.get("checkpoint")
+        path = Path(checkpoint).expanduser() if checkpoint else SHIPPED_CHECKPOINT
+        if not path.is_file():
+            return None  # building the codec reports the missing file
         try:
-            import torch  # noqa: F401
-        except ImportError:
-            return False, "PyTorch is not installed (pip install torch==2.13.0)"
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            return None
+        settings = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": options.get("denoise", False),
+                    "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER))}
+        if options.get("streaming"):  # as in __init__: only when on, so offline keys stay as they were
+            settings["streaming"] = True
+        return {"codec": cls.name, "kbps": float(kbps), "settings": settings,
+                "versions": {"torch": torch_version, "checkpoint_sha256": file_sha256(path)}}
+
+    @classmethod
+    def availability(cls, **options: Any) -> tuple[bool, str]:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # found without importing it (seconds saved per run)
+            return False, "PyTorch is not installed (pip install 'mushra-harness[neural]')"
         checkpoint = options.get("checkpoint")
         if checkpoint is not None:
             from pathlib import Path

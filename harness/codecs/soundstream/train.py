@@ -273,8 +273,9 @@ def train(*, data: list[str | Path], run_dir: str | Path, tcfg: TrainConfig, mcf
     tcfg = run.tcfg
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=tcfg.steps, initial=run.step, desc="soundstream", unit="step", dynamic_ncols=True)
+        from harness.progress import progress_bar
+        bar = progress_bar(total=tcfg.steps, initial=run.step, desc="soundstream", unit="step", dynamic_ncols=True,
+                           leave=True)
     run.gen.train()
     run.disc.train()
     last: dict[str, float] = {}
