@@ -55,6 +55,8 @@ category = "speech"
 """)
     with pytest.warns(UserWarning):  # excerpts shorter than BS.1534-3's ~10 s are said to be so
         prepare(tmp_path / "study.toml", tmp_path / "out", jobs=2, progress=False)
+    again = prepare(tmp_path / "study.toml", tmp_path / "out", jobs=2, progress=False)
+    assert again.stats.codec_runs == 0  # cache keys found without building any codec
     m, _ = load_manifest(tmp_path / "out")
     by = {s.condition: s for s in m.stimuli if s.kind == "codec"}
     families = {s.codec for s in by.values()}
