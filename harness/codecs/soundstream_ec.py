@@ -100,7 +100,8 @@ class SoundStreamEC(Codec):
                     "context_model": str(options.get("context_model") or "shipped"),
                     "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER)), "payload_version": PAYLOAD_VERSION}
         return {"codec": cls.name, "kbps": float(kbps), "settings": settings,
-                "versions": {**versions, "checkpoint_sha256": file_sha256(ckpt), "context_model_file": file_sha256(ctx)}}
+                "versions": {**versions, "checkpoint_sha256": file_sha256(ckpt),
+                             "context_model_file": file_sha256(ctx)}}
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:
