@@ -39,6 +39,11 @@ class RaterSettings:
     completion_code: str | None = None  # default: derived from the study hash
     screened_out_code: str | None = None  # default: derived from the study hash
     max_signals_per_trial: int = MAX_SIGNALS_PER_TRIAL
+    allow_direct: bool = True  # False: only crowd links (Prolific/MTurk ids) may start a session
+    require_full_listening: bool = False  # True: reject (not just flag) trials submitted without listening evidence
+    min_listen_fraction: float = 0.5  # a trial may be submitted this fraction of (signals x excerpt length) after its audio
+    text: dict = dataclasses.field(default_factory=dict)  # rater-facing text overrides (English), see docs/webapp.md
+    translations: dict = dataclasses.field(default_factory=dict)  # {"de": {key: text, ...}, ...} chosen by ?lang=
 
     def filled(self, *, n_items: int, study_hash: str) -> dict[str, Any]:
         """Every key with its default applied, as written to ``manifest.json``'s ``rater``."""
@@ -55,7 +60,8 @@ class RaterSettings:
 _TYPES = {"trials_per_rater": "int", "ratings_per_item": "int", "training_items": "int", "headphone_check": "bool",
           "require_all_played": "bool", "require_one_at_100": "bool", "screening": "str",
           "session_timeout_minutes": "int", "completion_code": "str", "screened_out_code": "str",
-          "max_signals_per_trial": "int"}
+          "max_signals_per_trial": "int", "allow_direct": "bool", "require_full_listening": "bool",
+          "min_listen_fraction": "number", "text": "table", "translations": "table"}
 
 
 def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings:
@@ -87,4 +93,14 @@ def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings
     if not 2 <= m <= MAX_SIGNALS_PER_TRIAL:
         raise bad("max_signals_per_trial", f"max_signals_per_trial must be 2-{MAX_SIGNALS_PER_TRIAL} (ITU-R "
                                            f"BS.1534-3 allows at most 12 signals per trial), got {m}")
+    spare = n_items - vals.get("trials_per_rater", n_items)
+    if vals.get("training_items", 1) > spare:
+        import warnings
+
+        warnings.warn(f"[rater] training_items={vals.get('training_items', 1)} but only {spare} of the {n_items} items "
+                      f"are not rated by each rater (trials_per_rater={vals.get('trials_per_rater', n_items)}): "
+                      "raters will train on items they then rate. Add items or lower trials_per_rater.",
+                      UserWarning, stacklevel=2)
+    if not 0 <= vals.get("min_listen_fraction", 0.5) <= 1:
+        raise bad("min_listen_fraction", f"min_listen_fraction must be between 0 and 1, got {vals['min_listen_fraction']}")
     return RaterSettings(**vals)

@@ -14,6 +14,11 @@ ADMIN_TOKEN_ENV = "MUSHRA_ADMIN_TOKEN"
 SECRET_KEY_ENV = "MUSHRA_SECRET_KEY"
 RATE_LIMIT_ENV = "MUSHRA_RATE_LIMIT"  # requests per second per IP per worker; 0 disables
 TRUST_PROXY_ENV = "MUSHRA_TRUST_PROXY"  # 1: behind one reverse proxy (use X-Forwarded-* headers)
+SESSION_LIMIT_ENV = "MUSHRA_SESSION_LIMIT"  # new sessions per client IP (Flask-Limiter syntax); "" disables
+LOGIN_LIMIT_ENV = "MUSHRA_LOGIN_LIMIT"  # admin login attempts per client IP; "" disables
+SECURE_COOKIES_ENV = "MUSHRA_SECURE_COOKIES"  # 1: always mark cookies Secure (default: when the request is HTTPS)
+DEFAULT_SESSION_LIMIT = "10 per minute;60 per hour"
+DEFAULT_LOGIN_LIMIT = "5 per minute;30 per hour"
 MAX_SIGNALS = 12  # ITU-R BS.1534-3: at most 12 signals per trial, hidden reference and anchors included
 
 
@@ -33,6 +38,9 @@ class AppConfig:
     rate_burst: int = 200
     max_content_length: int = 256 * 1024  # bytes per request
     trust_proxy: bool = False  # honour X-Forwarded-For (only behind a reverse proxy you control)
+    session_limit: str = DEFAULT_SESSION_LIMIT  # per client IP, across all workers (database-backed); "" = off
+    login_limit: str = DEFAULT_LOGIN_LIMIT
+    secure_cookies: bool = False  # True: Secure cookies even when the app sees plain HTTP
 
     @classmethod
     def from_env(cls, study_dir: str | Path, *, db_url: str | None = None) -> "AppConfig":
@@ -43,7 +51,10 @@ class AppConfig:
         rate = float(os.environ.get(RATE_LIMIT_ENV, "20"))
         return cls(study_dir=folder, db_url=url, secret_key=secret,
                    admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, rate_limit_per_s=rate,
-                   trust_proxy=os.environ.get(TRUST_PROXY_ENV, "") in ("1", "true", "yes"))
+                   trust_proxy=os.environ.get(TRUST_PROXY_ENV, "") in ("1", "true", "yes"),
+                   session_limit=os.environ.get(SESSION_LIMIT_ENV, DEFAULT_SESSION_LIMIT),
+                   login_limit=os.environ.get(LOGIN_LIMIT_ENV, DEFAULT_LOGIN_LIMIT),
+                   secure_cookies=os.environ.get(SECURE_COOKIES_ENV, "") in ("1", "true", "yes"))
 
 
 def default_db_url(folder: Path) -> str:
@@ -80,6 +91,11 @@ class RaterSettings:
     completion_code: str
     screened_out_code: str
     max_signals_per_trial: int
+    allow_direct: bool = True
+    require_full_listening: bool = False
+    min_listen_fraction: float = 0.5
+    text: dict = dataclasses.field(default_factory=dict)
+    translations: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "RaterSettings":
@@ -105,6 +121,10 @@ class RaterSettings:
                 completion_code=str(f["completion_code"]),
                 screened_out_code=str(f["screened_out_code"]),
                 max_signals_per_trial=int(f["max_signals_per_trial"]),
+                allow_direct=bool(f["allow_direct"]),
+                require_full_listening=bool(f["require_full_listening"]),
+                min_listen_fraction=float(f["min_listen_fraction"]),
+                text=dict(f["text"] or {}), translations=dict(f["translations"] or {}),
             )
         except (TypeError, ValueError) as exc:
             raise ManifestError(f"malformed [rater] settings ({exc})") from exc
@@ -114,6 +134,8 @@ class RaterSettings:
             raise ManifestError(f"training_items={s.training_items} must be between 0 and {n_items}")
         if s.completion_code == s.screened_out_code:
             raise ManifestError("completion_code and screened_out_code must differ")
+        if not 0 <= s.min_listen_fraction <= 1:
+            raise ManifestError(f"min_listen_fraction={s.min_listen_fraction} must be between 0 and 1")
         if not 1 <= s.max_signals_per_trial <= MAX_SIGNALS:
             raise ManifestError(f"max_signals_per_trial must be 1..{MAX_SIGNALS} (ITU-R BS.1534-3)")
         return s

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, insert, text
 
-from harness.webtest import headphone
+from harness.webtest import headphone, schemas
 from harness.webtest.db import Database
 from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
 from harness.webtest.models import HeadphoneAnswer, Rating, utcnow
@@ -42,14 +42,16 @@ SQL_NEXT = text("SELECT id, kind, stimuli, reference_id, issued_at FROM trials W
                 ).columns(id=Integer, kind=String, stimuli=JSON, reference_id=String, issued_at=DateTime)
 SQL_ISSUE = text("UPDATE trials SET issued_at = :now WHERE id = :tid AND issued_at IS NULL").bindparams(_NOW)
 SQL_TOUCH = text("UPDATE sessions SET last_seen = :now WHERE id = :sid").bindparams(_NOW)
-SQL_TRIAL = text("SELECT t.id, t.session_id, t.kind, t.stimuli, t.issued_at, t.submitted_at, t.payload_hash, "
-                 "s.state FROM trials t JOIN sessions s ON s.id = t.session_id "
+SQL_TRIAL = text("SELECT t.id, t.session_id, t.kind, t.item, t.stimuli, t.reference_id, t.issued_at, "
+                 "t.submitted_at, t.payload_hash, s.state FROM trials t JOIN sessions s ON s.id = t.session_id "
                  "WHERE t.id = :tid AND s.token = :token").columns(
-    id=Integer, session_id=Integer, kind=String, stimuli=JSON, issued_at=DateTime, submitted_at=DateTime,
-    payload_hash=String, state=String)
-SQL_CLAIM = text("UPDATE trials SET submitted_at = :now, payload_hash = :hash, telemetry = :tel, answers = :ans "
-                 "WHERE id = :tid AND submitted_at IS NULL").bindparams(
+    id=Integer, session_id=Integer, kind=String, item=String, stimuli=JSON, reference_id=String,
+    issued_at=DateTime, submitted_at=DateTime, payload_hash=String, state=String)
+SQL_CLAIM = text("UPDATE trials SET submitted_at = :now, payload_hash = :hash, telemetry = :tel, answers = :ans, "
+                 "flags = :flags WHERE id = :tid AND submitted_at IS NULL").bindparams(
     _NOW, _HASH, bindparam("tel", type_=JSON), bindparam("ans", type_=JSON))
+SQL_FETCHES = text("SELECT stimulus, fetched_at FROM stimulus_fetches WHERE trial_id = :tid").columns(
+    stimulus=String, fetched_at=DateTime)
 SQL_ISSUE_NEXT = text(  # issue the session's next step in the submission's transaction (saves a write later)
     "UPDATE trials SET issued_at = :now WHERE issued_at IS NULL AND id = (SELECT id FROM trials "
     "WHERE session_id = :sid AND submitted_at IS NULL ORDER BY order_index LIMIT 1)").bindparams(_NOW)
@@ -124,10 +126,14 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
         if trial is None:
             _session(conn, token)  # 404 unknown_session if the token is wrong
             raise ApiError(404, "unknown_trial", f"trial {trial_id} does not belong to this session")
+        fetches = {} if trial.kind == "questionnaire" else dict(
+            conn.execute(SQL_FETCHES, {"tid": trial.id}).all())
     digest, body = _canonical(trial.kind, payload)
-    tel = payload.get("telemetry", {})
-    if not isinstance(tel, dict):
-        raise ApiError(400, "bad_telemetry", "telemetry must be a JSON object")
+    tel = schemas.validate(payload.get("telemetry"), schemas.TELEMETRY, name="telemetry", code="bad_telemetry")
+    for key in ("plays", "listen_ms"):
+        stray = set(tel.get(key, {})) - {row[0] for row in trial.stimuli}
+        if stray:
+            raise ApiError(400, "bad_telemetry", f"telemetry.{key} names stimuli not in this trial")
     if trial.submitted_at is not None:
         return _replay(trial.id, trial.payload_hash, digest)
     if trial.issued_at is None:
@@ -135,6 +141,9 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
     if trial.state != "active":
         raise ApiError(409, "session_closed", f"this session is {trial.state}")
     now = utcnow()
+    flags = listening_flags(study, trial, fetches, now)
+    if flags and study.settings.require_full_listening:
+        raise ApiError(422, "not_listened", _NOT_LISTENED[flags[0]])
     ratings, hp_rows, screened = [], [], False
     if trial.kind in ("mushra", "training"):
         ratings = _ratings(study, trial, body, tel, now)
@@ -145,7 +154,7 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
     try:
         with db.write() as conn:  # one transaction per submitted trial
             claimed = conn.execute(SQL_CLAIM, {
-                "now": now, "hash": digest, "tel": tel, "tid": trial.id,
+                "now": now, "hash": digest, "tel": tel, "tid": trial.id, "flags": ",".join(flags),
                 "ans": body if trial.kind in ("headphone", "questionnaire") else None})
             if claimed.rowcount != 1:
                 raise _Raced
@@ -167,6 +176,28 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
             saved = conn.execute(SQL_HASH, {"tid": trial.id}).scalar()
         return _replay(trial.id, saved, digest)
     return {"status": "saved", "trial": trial.id}
+
+
+_NOT_LISTENED = {
+    "not_fetched": "the sounds of this page were never loaded; play every sound before rating",
+    "too_fast": "this page was answered sooner than its sounds can be heard; listen to every sound, then retry",
+}
+
+
+def listening_flags(study: Study, trial, fetches: dict[str, dt.datetime], now: dt.datetime) -> list[str]:
+    """Server-side listening evidence of a step: ``not_fetched`` when a stimulus (or the open reference) was
+    never downloaded, ``too_fast`` when the submission came sooner than ``min_listen_fraction`` x (number of
+    stimuli x excerpt length) after the first download. Questionnaires carry no audio."""
+    if trial.kind == "questionnaire":
+        return []
+    needed = {row[0] for row in trial.stimuli} | ({trial.reference_id} if trial.reference_id else set())
+    if not needed <= set(fetches):
+        return ["not_fetched"]
+    excerpt_s = (headphone.trial_seconds() if trial.kind == "headphone"
+                 else study.frames[trial.item] / study.sample_rate)
+    required_s = study.settings.min_listen_fraction * len(trial.stimuli) * excerpt_s
+    heard_s = (now - min(fetches.values())).total_seconds()
+    return ["too_fast"] if heard_s < required_s else []
 
 
 def _replay(trial_id: int, saved_hash: str | None, digest: str) -> dict[str, Any]:

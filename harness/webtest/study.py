@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import soundfile as sf
 from harness.errors import ManifestError
 from harness.manifest import Manifest, load_manifest
 from harness.webtest.config import RaterSettings
+from harness.webtest.texts import check_texts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,13 @@ def load_study(study_dir: str | Path) -> Study:
     settings = RaterSettings.from_manifest(manifest)
     if not manifest.items:
         raise ManifestError(f"{folder}: the study has no items; add items to the study file and re-run prepare")
+    check_texts(settings.text, settings.translations)
+    spare = len(manifest.items) - settings.trials_per_rater
+    if settings.training_items > spare:
+        warnings.warn(
+            f"{folder.name}: training_items={settings.training_items} but only {spare} of the {len(manifest.items)} "
+            f"items are left over when each rater rates {settings.trials_per_rater}; raters will train on items "
+            "they then rate. Add items or lower trials_per_rater in [rater].", UserWarning, stacklevel=2)
     conditions: dict[str, tuple[str, ...]] = {}
     frames: dict[str, int] = {}
     for item in manifest.items:
