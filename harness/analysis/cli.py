@@ -10,22 +10,13 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.options import option_value, parse_codec_options
+from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
 
-def _value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+_value = option_value  # TOML literal values, as --option takes them
 
 
 def _kbps_list(values: list[str]) -> list[float]:
@@ -40,15 +31,7 @@ def _kbps_list(values: list[str]) -> list[float]:
     return out
 
 
-def _codec_options(specs: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for spec in specs or []:
-        codec, sep, kv = spec.partition(":")
-        key, sep2, val = kv.partition("=")
-        if not sep or not sep2 or not key:
-            raise HarnessError(f"--option '{spec}': use CODEC:KEY=VALUE, e.g. encodec_24khz:random_weights=true")
-        out.setdefault(codec, {})[key] = _value(val)
-    return out
+_codec_options = parse_codec_options  # the one --option parser (TOML values), shared with `encode`
 
 
 def _metric_options(args) -> dict[str, dict[str, Any]]:
@@ -65,11 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=("bs1534", "encodec"), default="bs1534",
-                   help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=None,
+                   help="post-screening preset (default: the study's [rater] screening with --study, else bs1534: "
+                        "ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--rater-column", metavar="NAME",
+                   help="column naming the raters (default: session_uuid, email or a participant column)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
-    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca", help="bootstrap CI method")
+    p.add_argument("--items", choices=("fixed", "random"), default="fixed", dest="items_mode",
+                   help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
+                        "would give these items (rater-cluster t); random = also over a population of items "
+                        "(two-way cluster t)")
+    p.add_argument("--baseline", metavar="CONDITION",
+                   help="compare every condition with this one only (default: all pairs), e.g. opus@24")
+    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
+                   help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")
@@ -116,6 +109,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
     p.set_defaults(func=_regress)
 
+    p = sub.add_parser("plan", help="raters (and items) a MUSHRA study needs, from pilot ratings or variance "
+                                    "components",
+                       description="Estimate variance components from pilot ratings (or take them as stated) and "
+                                   "print how many raters are needed for a target 95 %% interval half-width and for "
+                                   "the stated power to detect a difference between two conditions.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ratings", metavar="CSV", help="pilot ratings: admin CSV export or webMUSHRA results CSV")
+    src.add_argument("--db", metavar="URL", help="pilot ratings in the web app's database")
+    src.add_argument("--components", metavar="KEY=SD,...",
+                     help="no pilot: stated SDs in MUSHRA points, e.g. rater=8,rater_condition=6,item=6,residual=10")
+    p.add_argument("--study", metavar="DIR", help="prepared study folder (marks codec conditions)")
+    p.add_argument("--half-width", type=float, default=5.0, help="target 95 %% CI half-width (default 5 points)")
+    p.add_argument("--difference", type=float, default=10.0,
+                   help="difference between two conditions to detect, in MUSHRA points (default 10)")
+    p.add_argument("--power", type=float, default=0.8, help="power for --difference (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided test level (default 0.05)")
+    p.add_argument("--comparisons", type=int, default=1,
+                   help="number of comparisons to be Holm-corrected (uses alpha/K; default 1)")
+    p.add_argument("--items", type=int, action="append", metavar="N", dest="n_items",
+                   help="items each rater rates (repeat for several; default: the pilot's count, and 4, 8, 12, 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("report", help="HTML report, curves and tables from evaluation results")
     p.add_argument("results", metavar="RESULTS.json")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -123,7 +139,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _analyze(args) -> int:
-    from harness.analysis import screening
     from harness.analysis.report import analyze
 
     overrides = {}
@@ -132,19 +147,20 @@ def _analyze(args) -> int:
         if not sep:
             raise HarnessError(f"--screen-set '{spec}': use KEY=VALUE")
         overrides[k] = _value(v)
-    cfg = screening.preset(args.screening, **overrides)
     source = args.db or args.ratings
     if source is None:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.webtest.config import default_db_url
+        from harness.ratings.db import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
-    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
-                  n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation)
-    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
+    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=args.screening,
+                  screening_overrides=overrides, rater_column=args.rater_column,
+                  n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
+                  items=args.items_mode, baseline=args.baseline)
+    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({res.screening}); report: {res.html}")
     return 0
 
 
@@ -155,9 +171,10 @@ def _evaluate(args) -> int:
     df, paths, notes = evaluate(items=args.items, study=args.study, codecs=args.codec, kbps=_kbps_list(args.kbps),
                                 metrics=metrics, out_dir=args.out, jobs=max(1, args.jobs), scheduler=args.scheduler,
                                 use_cache=not args.no_cache, codec_options=_codec_options(args.option),
-                                metric_options=_metric_options(args), progress=True)
+                                metric_options=_metric_options(args), progress=not args.quiet)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    failed = int((df["error"] != "").sum())
     keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
@@ -168,6 +185,10 @@ def _evaluate(args) -> int:
         from harness.analysis.report import objective_report
 
         print(f"report: {objective_report(paths['json'], args.out)}")
+    if failed:
+        print(f"error: {failed} result(s) failed (see the notes above and the 'error' column); the others are "
+              "saved", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -205,6 +226,31 @@ def _regress(args) -> int:
     print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
           f"{n_missing} missing cell(s)")
     return 1 if n_reg or n_missing else 0
+
+
+def _plan(args) -> int:
+    from harness.analysis import plan as P
+
+    if args.components:
+        comps, source = P.parse_components(args.components), "stated"
+    else:
+        src = args.ratings or args.db
+        comps, _ = P.components_from_ratings(src, study_dir=args.study)
+        source = f"pilot {src}"
+    items = sorted(set(args.n_items or ([comps.n_items] if comps.n_items else []) + [4, 8, 12, 16]))
+    if any(n < 1 for n in items):
+        raise HarnessError("--items must be at least 1")
+    kw = dict(half_width=args.half_width, difference=args.difference, power=args.power, alpha=args.alpha,
+              comparisons=args.comparisons)
+    rows = P.plan(comps, n_items=items, **kw)
+    if args.json:
+        import dataclasses
+
+        print(json.dumps({"components": dataclasses.asdict(comps), "source": source, "settings": kw,
+                          "rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        print(P.text_report(comps, rows, source=source, **kw))
+    return 0
 
 
 def _report(args) -> int:

@@ -12,11 +12,13 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.vocabulary import normalize_condition_id
 
 FORMAT = "mushra-harness/evaluation"
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ["item", "category", "condition", "codec", "kbps", "measured_kbps", "metric", "value", "unit",
-               "settings", "version", "codec_settings", "codec_versions", "key", "cached"]
+               "settings", "version", "codec_settings", "codec_versions", "key", "cached", "error"]
+# "error": empty, or what went wrong in that cell (its value is then NaN); the other cells still run
 
 
 class EvaluationError(HarnessError):
@@ -25,6 +27,7 @@ class EvaluationError(HarnessError):
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), "")
     return df.sort_values(["metric", "codec", "kbps", "item", "condition"], na_position="first",
                           kind="stable").reset_index(drop=True)
 
@@ -83,6 +86,7 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise EvaluationError(f"{p}: results schema version {doc.get('schema_version')} is not supported "
                               f"(expects {SCHEMA_VERSION}); re-run `mushra evaluate` with this version")
     df = _frame(doc.get("rows", []))
+    df["condition"] = df["condition"].map(lambda c: normalize_condition_id(c) if isinstance(c, str) else c)
     for col in ("value", "kbps", "measured_kbps"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df, doc

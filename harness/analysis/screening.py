@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.vocabulary import LOW_ANCHOR, MID_ANCHOR, ScreeningPreset
 
 _EPS = 1e-12
 FLAGS = ("never_played", "too_fast", "straight_lining", "server_flagged")
@@ -36,7 +37,7 @@ class ScreeningConfig:
     reference_below: float = 90.0
     reference_max_fraction: float = 0.15
     reference_inclusive: bool = False  # True: exclude when fraction >= max ("at least"), False: when > max
-    anchor: str = "lp7"
+    anchor: str = MID_ANCHOR
     anchor_above: float = 90.0
     anchor_max_fraction: float = 0.15
     anchor_inclusive: bool = False
@@ -60,10 +61,10 @@ class ScreeningConfig:
 
 
 PRESETS: dict[str, ScreeningConfig] = {
-    "bs1534": ScreeningConfig(name="bs1534", citation="ITU-R BS.1534-3 sec. 4.1.2"),
-    "encodec": ScreeningConfig(
-        name="encodec", reference_below=90.0, reference_max_fraction=0.20, reference_inclusive=True,
-        anchor="lp3.5", anchor_above=80.0, anchor_max_fraction=0.50, anchor_inclusive=False,
+    ScreeningPreset.BS1534.value: ScreeningConfig(name=ScreeningPreset.BS1534.value, citation="ITU-R BS.1534-3 sec. 4.1.2"),
+    ScreeningPreset.ENCODEC.value: ScreeningConfig(
+        name=ScreeningPreset.ENCODEC.value, reference_below=90.0, reference_max_fraction=0.20, reference_inclusive=True,
+        anchor=LOW_ANCHOR, anchor_above=80.0, anchor_max_fraction=0.50, anchor_inclusive=False,
         item_exception_fraction=None, citation="Défossez et al. 2022, EnCodec, sec. 4.2"),
 }
 
@@ -161,6 +162,11 @@ def screen(frame: pd.DataFrame, config: ScreeningConfig | str = "bs1534") -> pd.
     out["reason"] = reasons
     out["excluded"] = out["reason"] != ""
     out["preset"] = cfg.name
+    ids = [c for c in frame.columns if c == "session" or str(c).startswith("participant_")]
+    if ids:  # who the rater is, so an exclusion can be acted on (paying, rejecting)
+        for c in ids:
+            d = frame[["rater", c]].drop_duplicates()
+            out[c] = d.groupby("rater", sort=False)[c].agg(lambda v: ";".join(map(str, v))).reindex(raters)
     out.attrs["exempt_items"] = exempt
     out.attrs["config"] = dataclasses.asdict(cfg)
     return out.reset_index()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.codecs.base import CodecUnavailable
 from harness.errors import HarnessError
+from harness.files import file_sha256
 
 # --- Lyra v2 (google/lyra 1.3.2, Apache-2.0) -------------------------------------------------------------------
 LYRA_REPO = "google/lyra"
@@ -53,7 +54,7 @@ LYRA_FILES: tuple[ModelFile, ...] = (
 # --- EnCodec (facebook, weights CC-BY-NC 4.0) ------------------------------------------------------------------
 ENCODEC_HUB_IDS = {"encodec_24khz": "facebook/encodec_24khz", "encodec_48khz": "facebook/encodec_48khz"}
 
-MODEL_NAMES = ("encodec_24khz", "encodec_48khz", "lyra")
+MODEL_NAMES = ("encodec_24khz", "encodec_48khz", "lyra", "dac_16khz", "dac_24khz", "dac_44khz", "mimi")
 
 
 def cache_root() -> Path:
@@ -73,20 +74,7 @@ def default_dest(name: str) -> Path:
 
 
 # --- hashing ----------------------------------------------------------------------------------------------------
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file; memoised per (path, size, mtime) so repeated loads cost nothing."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
+sha256_file = file_sha256  # memoised per (path, size, mtime): repeated loads cost nothing
 
 
 # --- Lyra -------------------------------------------------------------------------------------------------------
@@ -123,6 +111,9 @@ def find_lyra_dir(model_dir: str | os.PathLike | None = None) -> Path:
     """
     tried = []
     for how, folder in lyra_candidates(model_dir):
+        if not folder.is_dir() and how != "cache":  # a folder the user named: never fall back to another one
+            raise CodecUnavailable(f"Lyra model folder {folder} ({how}) does not exist. Fix the path, or fetch the "
+                                   f"models there with `mushra models fetch lyra --dest {folder}` (needs network).")
         if not folder.is_dir():
             tried.append(f"{folder} ({how}: no such folder)")
             continue
@@ -278,4 +269,8 @@ def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:
         return fetch_lyra(dest, progress=progress)
     if name in ENCODEC_HUB_IDS:
         return fetch_encodec(name, dest, progress=progress)
+    from harness.codecs import hub_models  # DAC, Mimi
+
+    if name in hub_models.HUB_MODELS:
+        return hub_models.fetch(name, dest, progress=progress)
     raise HarnessError(f"unknown model '{name}'; choose one of {', '.join(MODEL_NAMES)}")

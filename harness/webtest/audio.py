@@ -9,7 +9,8 @@ from flask import Blueprint, Response, current_app
 from sqlalchemy import select
 
 from harness.webtest import flow, headphone
-from harness.webtest.models import StimulusFetch, utcnow
+from harness.ratings.models import StimulusFetch, utcnow
+from harness.vocabulary import TrialKind
 
 F = StimulusFetch.__table__
 
@@ -28,7 +29,7 @@ def stimulus(token: str, oid: str):
                 break
             row = next((r for r in trial.stimuli if r[0] == oid), None)
             if row is not None:
-                if trial.kind == "headphone":
+                if trial.kind == TrialKind.HEADPHONE:
                     data = headphone.trial_audio(row[1], row[2], study.sample_rate)
                 else:
                     data = study.wav_bytes(trial.item, row[1])

@@ -16,8 +16,8 @@ from limits.storage import Storage
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from harness.webtest.db import Database
-from harness.webtest.models import RateLimit
+from harness.ratings.db import Database
+from harness.ratings.models import RateLimit
 
 T = RateLimit.__table__
 SCHEME = "mushra+sql"

@@ -15,7 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.webtest import create_app
-from harness.webtest.export import ratings_frame
+from harness.ratings.export import ratings_frame
 from tests.webtest._study import build_study
 from tests.webtest.conftest import HttpClient, Rater, make_config
 
@@ -66,7 +66,7 @@ def test_serve_errors_are_clear(tmp_path, capsys):
     other = build_study(tmp_path / "o", study_name="another", rater={"trials_per_rater": 1})
     db = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     create_app(make_config(other, db)).extensions["mushra"]["db"].dispose()
-    from harness.webtest.db import DatabaseError
+    from harness.ratings.db import DatabaseError
 
     with pytest.raises(DatabaseError, match="another study"):
         create_app(make_config(study, db))
@@ -105,3 +105,16 @@ def test_serves_what_mushra_prepare_builds(tmp_path):
     assert set(codec["codec"]) == {"opus"} and set(codec["kbps"]) == {6.0, 12.0}
     assert codec["measured_kbps"].between(4, 14).all()
     app.extensions["mushra"]["db"].dispose()
+
+
+def test_serve_on_a_taken_port_says_so_and_prints_no_url(tmp_path, capsys):
+    study = build_study(tmp_path / "s", rater={"trials_per_rater": 1})
+    with socket.socket() as other:  # someone else's server on that port
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        assert main(["serve", str(study), "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "http://" not in out  # never a URL served by someone else
+    assert f"port {port} on 127.0.0.1 is already in use" in err and f"--port {port + 1}" in err
+    assert "Traceback" not in err and "gunicorn" not in err.lower()

@@ -8,11 +8,12 @@ import math
 import pandas as pd
 from sqlalchemy import select
 
-from harness.webtest.db import open_database
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.db import open_database
+from harness.ratings.models import Rating, Session, Trial
+from harness.vocabulary import RATING_COLUMNS as _RATING_COLUMNS
+from harness.vocabulary import TrialKind, kind_of
 
-RATING_COLUMNS = ["rater", "session", "item", "condition", "score", "trial", "codec", "kbps", "measured_kbps",
-                  "category", "kind", "plays", "listen_ms", "submitted_at"]
+RATING_COLUMNS = list(_RATING_COLUMNS)
 # after the contract's columns (analysis keeps extra columns): who, flags, and per-trial telemetry
 TELEMETRY_COLUMNS = ["platform", "participant_id", "screened_out", "excluded", "trial_flags", "time_on_trial_ms",
                      "time_on_page_ms", "reference_plays", "reference_listen_ms", "loop_changes", "loop_start_s",
@@ -65,7 +66,7 @@ def ratings_frame(db_url: str, *, study_dir=None, include_excluded: bool = False
         with db.Read() as s:
             q = (select(Rating, Trial, Session).join(Trial, Rating.trial_id == Trial.id)
                  .join(Session, Trial.session_id == Session.id)
-                 .where(Trial.kind == "mushra")
+                 .where(Trial.kind == TrialKind.MUSHRA)
                  .order_by(Session.id, Trial.order_index, Rating.condition))
             if not include_screened_out:
                 q = q.where(Session.screened_out.is_(False))
@@ -83,7 +84,7 @@ def ratings_frame(db_url: str, *, study_dir=None, include_excluded: bool = False
                     "kbps": _num(getattr(st, "nominal_kbps", None)),
                     "measured_kbps": _num(getattr(st, "measured_kbps", None)),
                     "category": info.get(("item", t.item), ""),
-                    "kind": getattr(st, "kind", None) or _kind(r.condition),
+                    "kind": getattr(st, "kind", None) or str(kind_of(r.condition)),
                     "plays": int(r.plays), "listen_ms": float(r.listen_ms),
                     "submitted_at": r.submitted_at.isoformat(timespec="milliseconds") + "Z",
                     "platform": sess.platform, "participant_id": _raw_id(sess.participant_id),
@@ -117,16 +118,12 @@ def _num(v) -> float:
     return float(v) if v is not None else math.nan
 
 
-def _kind(condition: str) -> str:
-    return "reference" if condition == "reference" else ("anchor" if condition.startswith("lp") else "codec")
-
-
 def sessions_frame(db_url: str) -> pd.DataFrame:
     """One row per session (screened-out and excluded ones included) with :data:`SESSION_COLUMNS`
     (device/crowd/questionnaire as JSON text), then one ``q_QUESTION`` column per questionnaire answer."""
     import json
 
-    from harness.webtest.models import HeadphoneAnswer
+    from harness.ratings.models import HeadphoneAnswer
 
     db = open_database(db_url)
     try:
@@ -136,8 +133,8 @@ def sessions_frame(db_url: str) -> pd.DataFrame:
                 hp[a.session_id] = hp.get(a.session_id, 0) + int(a.answer == a.correct)
             rows = []
             for sess in s.scalars(select(Session).order_by(Session.id)):
-                mushra = [t for t in sess.trials if t.kind == "mushra"]
-                quest = next((t.answers for t in sess.trials if t.kind == "questionnaire" and t.answers), {})
+                mushra = [t for t in sess.trials if t.kind == TrialKind.MUSHRA]
+                quest = next((t.answers for t in sess.trials if t.kind == TrialKind.QUESTIONNAIRE and t.answers), {})
                 rows.append({
                     "session": sess.public_id, "rater": sess.participant_id or sess.public_id,
                     "platform": sess.platform, "participant_id": _raw_id(sess.participant_id), "state": sess.state,
@@ -158,3 +155,20 @@ def sessions_frame(db_url: str) -> pd.DataFrame:
 
 def _iso(t) -> str:
     return t.isoformat(timespec="seconds") + "Z" if t is not None else ""
+
+
+def rated_stimuli(db_url: str) -> dict[tuple[str, str], int]:
+    """``(item, condition) -> number of ratings`` of every stimulus that has at least one rating (any trial kind,
+    screened-out and excluded sessions included: their audio is still evidence)."""
+    from sqlalchemy import func, inspect
+
+    db = open_database(db_url)
+    try:
+        if not inspect(db.reader).has_table(Rating.__tablename__):
+            return {}
+        with db.Read() as s:
+            q = (select(Trial.item, Rating.condition, func.count()).join(Trial, Rating.trial_id == Trial.id)
+                 .group_by(Trial.item, Rating.condition))
+            return {(item, cond): int(n) for item, cond, n in s.execute(q)}
+    finally:
+        db.dispose()
