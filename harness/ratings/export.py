@@ -29,7 +29,7 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     show it as text instead of running it (CSV/formula injection, OWASP). Numbers are left alone."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
             out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
     return out
 

@@ -51,7 +51,7 @@ def test_full_session_and_done_code(app, client):
     assert _count(app, Rating) == 2 * 5  # training ratings are not stored
     with app.extensions["mushra"]["db"].Read() as s:
         sess = s.scalar(select(Session))
-        assert sess.state == "done" and sess.participant_id == "P-1"
+        assert sess.state == "done" and sess.participant_id == "direct:P-1"
         assert sorted(r.plays for r in s.scalars(select(Rating))) == [0] * 8 + [3, 3]
 
 
