@@ -49,6 +49,8 @@ def study_dir(tmp_path: Path) -> Path:
 
 def make_config(study: Path, db_url: str, **kw) -> AppConfig:
     kw.setdefault("rate_limit_per_s", 0)
+    kw.setdefault("session_limit", "")  # tests that check the per-client limits set them explicitly
+    kw.setdefault("login_limit", "")
     return AppConfig(study_dir=study, db_url=db_url, secret_key="test-secret", admin_token=ADMIN, **kw)
 
 
