@@ -430,3 +430,46 @@ def test_page_in_german(browser, served, tmp_path):
         keep.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(keep / "trial_de.png"), full_page=True)
     page.close()
+
+
+LOOP_JS = """async () => {
+  const p = window.mushra.player, ctx = p.ctx;
+  await ctx.audioWorklet.addModule('/_test/tap.js');
+  const node = new AudioWorkletNode(ctx, 'tap'), quanta = [];
+  node.port.onmessage = (e) => quanta.push([e.data[0], Array.from(e.data[1])]);
+  p.output.connect(node); node.connect(ctx.destination);
+  document.dispatchEvent(new KeyboardEvent('keydown', {key: 'r', bubbles: true}));
+  await new Promise((r) => setTimeout(r, 500));
+  p.setLoop(1.0, 1.6);
+  const restart = p.t0;
+  await new Promise((r) => setTimeout(r, 500));
+  p.output.disconnect(node);
+  await new Promise((r) => setTimeout(r, 300));
+  node.disconnect();
+  return {quanta, restart, rate: ctx.sampleRate};
+}"""
+
+
+def test_loop_change_fades_out_and_in(browser, served):
+    """Changing the loop while playing: 5 ms fade-out, at most a few ms of silence, 5 ms fade-in (no hard cut,
+    no 60 ms gap)."""
+    _, srv = served
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    _start_training(page, srv.url + "/?participant_id=looper")
+    cap = page.evaluate(LOOP_JS)
+    frames = {int(f): np.asarray(q, dtype=np.float32) for f, q in cap["quanta"]}
+    f0 = min(frames)
+    y = np.zeros(max(frames) + 128 - f0, dtype=np.float32)
+    for f, q in frames.items():
+        y[f - f0:f - f0 + len(q)] = q
+    sr = cap["rate"]
+    r = int(round(cap["restart"] * sr)) - f0  # the new sources start here (after the fade-out)
+    ms = sr // 1000
+    assert 40 * ms < r < len(y) - 40 * ms
+    env = lambda a, b: float(np.abs(y[r + a * ms:r + b * ms]).max())  # noqa: E731 (ms relative to restart)
+    assert env(-20, -10) > 0.05 and env(10, 20) > 0.05, "not playing around the loop change"
+    assert env(-1, 1) < 0.2 * min(env(-20, -10), env(10, 20)), "a hard cut at the loop change"
+    assert env(-3, -1) < env(-20, -10) and env(1, 3) < env(10, 20), "no fade around the loop change"
+    silent = np.flatnonzero(np.abs(y[r - 40 * ms:r + 40 * ms]) < 1e-6)
+    assert len(silent) < 4 * ms, f"{len(silent) / ms:.1f} ms of silence at the loop change"
+    page.close()
