@@ -40,6 +40,15 @@ def validate_ratings(frame: pd.DataFrame, *, source: str = "ratings") -> pd.Data
             f"{', '.join(REQUIRED)} (full contract: {', '.join(COLUMNS)}). Export it with the admin page's CSV "
             "export or pass a webMUSHRA CSV.")
     df = frame.copy()
+    for col in ("screened_out", "excluded"):  # the admin export keeps these raters, marked: analyse without them
+        if col in df:
+            gone = df[col].astype(str).str.lower().isin(("true", "1"))
+            if gone.any():
+                import warnings
+
+                warnings.warn(f"{source}: left out {int(gone.sum())} ratings of {col.replace('_', '-')} raters "
+                              f"(column {col})", stacklevel=2)
+                df = df[~gone]
     if df.empty:
         raise RatingsError(f"{source}: contains no ratings yet")
     df["score"] = pd.to_numeric(df["score"], errors="coerce")

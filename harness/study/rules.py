@@ -27,4 +27,9 @@ def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings
     settings = RaterSettings(**vals)
     for key, msg in settings.problems(n_items=n_items):
         raise ctx.error(path + (key,), msg)
+    warning = settings.training_warning(n_items=n_items)
+    if warning:
+        import warnings
+
+        warnings.warn(warning, UserWarning, stacklevel=2)
     return settings

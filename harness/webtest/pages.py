@@ -3,18 +3,20 @@ questionnaire -> completion code through the JSON API) and a health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template, request
+
+from harness.webtest.texts import texts_for
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def index():
+    """The page, in the language of ``?lang=`` (English, the built-in German, or the study's translations)."""
     study = current_app.extensions["mushra"]["study"]
     s = study.settings
-    return render_template("index.html", study_name=study.manifest.study_name, n_trials=s.trials_per_rater,
-                           headphone_check=s.headphone_check, training_items=s.training_items,
-                           require_one_at_100=s.require_one_at_100)
+    t = texts_for(request.args.get("lang"), text=s.text, translations=s.translations)
+    return render_template("index.html", t=t, n_trials=s.trials_per_rater)
 
 
 @bp.get("/favicon.ico")
