@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -50,7 +51,30 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         ) from exc
     if data.shape[0] == 0:
         raise AudioError(f"{p}: contains no samples")
+    _check_complete(p, data.shape[0], int(sr))
     return np.ascontiguousarray(data), int(sr)
+
+
+_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_UNKNOWN_LENGTH = (0, 0xFFFFFFFF)  # streamed WAVs write these when the length was not known
+
+
+def _check_complete(p: Path, frames: int, sample_rate: int) -> None:
+    """A WAV whose header promises more audio than the file holds (an interrupted copy or download) is an error:
+    libsndfile would read it silently truncated."""
+    if p.suffix.lower() not in (".wav", ".wave"):
+        return
+    try:
+        extra = sf.info(str(p)).extra_info
+    except Exception:  # noqa: BLE001 - the file was just read; no header details to check
+        return
+    m = _DATA_CHUNK.search(extra)
+    if m and int(m.group(1)) > int(m.group(2)) and int(m.group(1)) not in _UNKNOWN_LENGTH:
+        promised, present = int(m.group(1)), int(m.group(2))
+        raise AudioError(
+            f"{p}: truncated: its header promises {promised} bytes of audio but the file holds {present} "
+            f"({frames / sample_rate:.2f} s readable, about {100 * present / promised:.0f} %). Copy or download "
+            "it again, or, if the shorter audio is what you want, rewrite it (e.g. `sox in.wav out.wav`).")
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16") -> None:

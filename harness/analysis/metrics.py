@@ -13,7 +13,8 @@ Conventions (see docs/analysis.md):
   degraded lags the reference), both cut to their common length. SI-SNR removes each signal's mean first.
   Unit: dB, positive (higher is better); not segment-averaged.
 - **mel distance**: multi-resolution log-mel L1 at 24 kHz (see :data:`MEL_SETTINGS`); lower is better.
-- **PESQ** (ITU-T P.862) and **STOI** (Taal et al. 2011) when the ``pesq`` / ``pystoi`` packages are installed.
+- **PESQ** wide/narrow band, **STOI** / extended STOI and non-intrusive **DNSMOS**: see :mod:`speech_metrics`.
+- Valid input rates and content types of every metric: :mod:`metric_domains` (checked by :func:`compute`).
 """
 
 from __future__ import annotations
@@ -278,54 +279,44 @@ def mel_distance(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     return MetricResult("mel", float(np.mean(dists)), "log10-mel L1", settings, f"harness {_harness_version()}")
 
 
-# --- optional: PESQ / STOI ----------------------------------------------------------------------------------
-def pesq(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> MetricResult:
-    """PESQ (ITU-T P.862.2 wide-band at 16 kHz) MOS-LQO, via the ``pesq`` package."""
-    try:
-        import pesq as _pesq
-    except ImportError:
-        raise MetricError("the pesq metric needs the 'pesq' package: pip install pesq") from None
-    sr = _check_rate(sample_rate)
-    ref = _to_rate(_mono64(reference, "reference"), sr, 16000)
-    deg = _to_rate(_mono64(degraded, "degraded"), sr, 16000)
-    value = float(_pesq.pesq(16000, ref, deg, "wb"))
-    return MetricResult("pesq", value, "MOS-LQO", {"mode": "wb", "sample_rate": 16000, "input_sample_rate": sr,
-                        "resampler": RESAMPLER}, f"pesq {_pkg_version('pesq')}")
+# --- registry ------------------------------------------------------------------------------------------------
+from harness.analysis import metric_domains  # noqa: E402
+from harness.analysis.speech_metrics import dnsmos, estoi, pesq_nb, pesq_wb, stoi  # noqa: E402
 
-
-def stoi(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, extended: bool = False
-         ) -> MetricResult:
-    """STOI (Taal et al. 2011) or extended STOI, via the ``pystoi`` package (0..1, higher is better)."""
-    try:
-        import pystoi
-    except ImportError:
-        raise MetricError("the stoi metric needs the 'pystoi' package: pip install pystoi") from None
-    sr = _check_rate(sample_rate)
-    ref, deg, lag = align(_mono64(reference, "reference"), _mono64(degraded, "degraded"), int(0.1 * sr))
-    value = float(pystoi.stoi(ref, deg, sr, extended=extended))
-    return MetricResult("stoi", value, "", {"extended": extended, "sample_rate": sr, "lag_samples": lag},
-                        f"pystoi {_pkg_version('pystoi')}")
-
-
-#: CLI / evaluate names -> functions
+#: CLI / evaluate names -> functions (domains: :data:`harness.analysis.metric_domains.DOMAINS`)
 METRICS: dict[str, Callable[..., MetricResult]] = {
     "visqol-audio": visqol_audio,
     "visqol-speech": visqol_speech,
     "si-snr": si_snr,
     "si-sdr": si_sdr,
     "mel": mel_distance,
-    "pesq": pesq,
+    "pesq": pesq_wb,
+    "pesq-nb": pesq_nb,
     "stoi": stoi,
+    "estoi": estoi,
+    "dnsmos": dnsmos,
 }
 #: direction of improvement, for regressions and plots
-HIGHER_IS_BETTER = {"visqol-audio": True, "visqol-speech": True, "si-snr": True, "si-sdr": True, "mel": False,
-                    "pesq": True, "stoi": True}
+HIGHER_IS_BETTER = {m: d.higher_is_better for m, d in metric_domains.DOMAINS.items()}
+pesq = pesq_wb  # the name older code used
 
 
-def compute(name: str, *, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, **options: Any
-            ) -> MetricResult:
-    """Compute metric ``name`` (one of :data:`METRICS`)."""
+def compute(name: str, *, reference: np.ndarray | None, degraded: np.ndarray, sample_rate: int,
+            content: str | None = None, **options: Any) -> MetricResult:
+    """Compute metric ``name`` (one of :data:`METRICS`) after checking its domain: the input ``sample_rate`` (Hz)
+    and, when known, the ``content`` type (``speech``, ``music``, ``mixed``, ``unknown``)."""
     fn = METRICS.get(name)
     if fn is None:
         raise MetricError(f"unknown metric '{name}'. Choose one of: {', '.join(METRICS)}")
-    return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    metric_domains.check(name, sample_rate=_check_rate(sample_rate), content=content)
+    if reference is None and metric_domains.DOMAINS[name].intrusive:
+        raise MetricError(f"{name} compares against a reference: pass reference=")
+    try:
+        return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    except ModuleNotFoundError as exc:
+        from harness.extras import missing_extra_message
+
+        msg = missing_extra_message(exc.name or "", purpose=f"metric '{name}'")
+        if msg is None:
+            raise
+        raise MetricError(msg) from None

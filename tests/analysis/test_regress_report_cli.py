@@ -58,7 +58,9 @@ def test_analyze_writes_every_report_file(tmp_path):
     assert "<svg" in page and "Post-screening" in page and "bs1534" in page
     assert not re.search(r'(src|href)="(https?:|//|[^#"][^"]*\.(png|svg|css|js))', page)  # self-contained
     tex = (tmp_path / "rep" / "mushra_table.tex").read_text()
-    assert r"\toprule" in tex and r"\bottomrule" in tex and r"$\pm$" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "[" in tex and r"$\pm$" not in tex  # [low, high]
+    for f in ("mushra_vs_bitrate_double.pdf", "mushra_conditions.svg", "mushra_items.png", "bd_rate.csv"):
+        assert f in names
     screen = pd.read_csv(tmp_path / "rep" / "screening.csv")
     assert screen.set_index("rater").loc["r1", "excluded"]
     doc = json.loads((tmp_path / "rep" / "analysis.json").read_text())
