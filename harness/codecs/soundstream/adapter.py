@@ -68,6 +68,7 @@ class SoundStreamCodec(Codec):
     name = "soundstream"
     description = "our SoundStream (arXiv 2107.03312), small model trained in this project; 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch",)
     channel_options = (1,)
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
