@@ -39,6 +39,16 @@ class RaterSettings:
     completion_code: str | None = None  # default: derived from the study hash
     screened_out_code: str | None = None  # default: derived from the study hash
     max_signals_per_trial: int = MAX_SIGNALS_PER_TRIAL
+    # adaptive studies (harness.webtest.adaptive): stop on evidence instead of at ratings_per_item
+    precision: float | None = None  # target half-width (MUSHRA points) of the rater-aware 95 % interval
+    max_raters: int | None = None  # budget cap: counted raters (not screened out, not excluded)
+    resolve: tuple[str, ...] = ()  # "cond_a vs cond_b": decide each difference (anytime-valid)
+    equivalence_margin: float | None = None  # MUSHRA points; |difference| below it counts as "equivalent"
+    decision_error: float = 0.05  # probability of a wrong decision per named difference and category
+
+    @property
+    def adaptive(self) -> bool:
+        return self.precision is not None or bool(self.resolve)
 
     def filled(self, *, n_items: int, study_hash: str) -> dict[str, Any]:
         """Every key with its default applied, as written to ``manifest.json``'s ``rater``."""
@@ -49,13 +59,57 @@ class RaterSettings:
             d["completion_code"] = "C" + study_hash[:8].upper()
         if d["screened_out_code"] is None:
             d["screened_out_code"] = "S" + study_hash[8:16].upper()
+        d["resolve"] = list(d["resolve"])
         return d
 
 
 _TYPES = {"trials_per_rater": "int", "ratings_per_item": "int", "training_items": "int", "headphone_check": "bool",
           "require_all_played": "bool", "require_one_at_100": "bool", "screening": "str",
           "session_timeout_minutes": "int", "completion_code": "str", "screened_out_code": "str",
-          "max_signals_per_trial": "int"}
+          "max_signals_per_trial": "int", "precision": "number", "max_raters": "int", "resolve": "list",
+          "equivalence_margin": "number", "decision_error": "number"}
+RESOLVE_PATTERN = re.compile(r"^\s*(\S+)\s+vs\s+(\S+)\s*$")
+
+
+def parse_resolve(entry: Any) -> tuple[str, str]:
+    """``"codec_a vs codec_b"`` -> ``("codec_a", "codec_b")``; ValueError with the expected form otherwise."""
+    m = RESOLVE_PATTERN.match(entry) if isinstance(entry, str) else None
+    if m is None or m.group(1) == m.group(2):
+        raise ValueError(f"resolve entry {entry!r} must read \"CONDITION_A vs CONDITION_B\" with two different "
+                         "condition ids, e.g. \"opus_12kbps vs encodec_12kbps\"")
+    return m.group(1), m.group(2)
+
+
+def check_adaptive(vals: Mapping[str, Any]) -> str | None:
+    """The adaptive settings' rules; returns ``"key: message"`` for the first broken one (None when fine).
+    Shared by the study parser and the web app's manifest check."""
+    prec, cap, resolve = vals.get("precision"), vals.get("max_raters"), list(vals.get("resolve") or ())
+    if prec is not None and not 0.5 <= prec <= 50:
+        return f"precision: precision is the target half-width of the 95 % interval in MUSHRA points; use 0.5-50 " \
+               f"(5 is common), got {prec:g}"
+    if cap is not None and cap < 2:
+        return f"max_raters: max_raters must be at least 2, got {cap}"
+    for entry in resolve:
+        try:
+            parse_resolve(entry)
+        except ValueError as exc:
+            return f"resolve: {exc}"
+    if len(set(map(parse_resolve, resolve))) != len(resolve):
+        return "resolve: a difference is listed twice"
+    margin, err = vals.get("equivalence_margin"), vals.get("decision_error", 0.05)
+    if resolve and margin is None:
+        return ("resolve: resolve needs equivalence_margin (MUSHRA points): a difference whose interval lies "
+                "within +-margin is called equivalent, e.g. equivalence_margin = 3")
+    if margin is not None and not 0 < margin <= 50:
+        return f"equivalence_margin: equivalence_margin must be in (0, 50] MUSHRA points, got {margin:g}"
+    if not 0 < err <= 0.2:
+        return f"decision_error: decision_error must be in (0, 0.2] (0.05 is usual), got {err:g}"
+    if (prec is not None or resolve) and cap is None:
+        return ("max_raters: an adaptive study (precision or resolve) needs max_raters, the budget cap in raters "
+                "that count (not screened out); e.g. max_raters = 200")
+    if cap is not None and prec is None and not resolve:
+        return "max_raters: max_raters caps an adaptive study; set precision (and/or resolve) too"
+    return None
 
 
 def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings:
@@ -87,4 +141,19 @@ def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings
     if not 2 <= m <= MAX_SIGNALS_PER_TRIAL:
         raise bad("max_signals_per_trial", f"max_signals_per_trial must be 2-{MAX_SIGNALS_PER_TRIAL} (ITU-R "
                                            f"BS.1534-3 allows at most 12 signals per trial), got {m}")
+    problem = check_adaptive(vals)
+    if problem:
+        key, msg = problem.split(": ", 1)
+        raise bad(key, msg)
+    if "resolve" in vals:
+        vals["resolve"] = tuple(f"{a} vs {b}" for a, b in map(parse_resolve, vals["resolve"]))
     return RaterSettings(**vals)
+
+
+def check_resolve_conditions(resolve: tuple[str, ...], condition_ids: set[str]) -> str | None:
+    """A message naming the first ``resolve`` condition that is not in the study (None when all are)."""
+    for entry in resolve:
+        for c in parse_resolve(entry):
+            if c not in condition_ids:
+                return f"resolve names condition {c!r}, which is not in the study; known: {sorted(condition_ids)}"
+    return None

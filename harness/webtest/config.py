@@ -80,6 +80,15 @@ class RaterSettings:
     completion_code: str
     screened_out_code: str
     max_signals_per_trial: int
+    precision: float | None = None  # adaptive study: target half-width (MUSHRA points), see harness.webtest.adaptive
+    max_raters: int | None = None
+    resolve: tuple[str, ...] = ()
+    equivalence_margin: float | None = None
+    decision_error: float = 0.05
+
+    @property
+    def adaptive(self) -> bool:
+        return self.precision is not None or bool(self.resolve)
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> "RaterSettings":
@@ -90,6 +99,7 @@ class RaterSettings:
         if unknown:
             raise ManifestError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
         from harness.study_rules import RaterSettings as StudyRaterSettings  # the one place defaults live
+        from harness.study_rules import check_adaptive, check_resolve_conditions
 
         try:
             f = StudyRaterSettings(**r).filled(n_items=n_items, study_hash=manifest.study_hash)
@@ -105,6 +115,11 @@ class RaterSettings:
                 completion_code=str(f["completion_code"]),
                 screened_out_code=str(f["screened_out_code"]),
                 max_signals_per_trial=int(f["max_signals_per_trial"]),
+                precision=None if f["precision"] is None else float(f["precision"]),
+                max_raters=None if f["max_raters"] is None else int(f["max_raters"]),
+                resolve=tuple(f["resolve"] or ()),
+                equivalence_margin=None if f["equivalence_margin"] is None else float(f["equivalence_margin"]),
+                decision_error=float(f["decision_error"]),
             )
         except (TypeError, ValueError) as exc:
             raise ManifestError(f"malformed [rater] settings ({exc})") from exc
@@ -116,4 +131,8 @@ class RaterSettings:
             raise ManifestError("completion_code and screened_out_code must differ")
         if not 1 <= s.max_signals_per_trial <= MAX_SIGNALS:
             raise ManifestError(f"max_signals_per_trial must be 1..{MAX_SIGNALS} (ITU-R BS.1534-3)")
+        problem = check_adaptive(dataclasses.asdict(s)) or check_resolve_conditions(
+            s.resolve, {c.id for c in manifest.conditions})
+        if problem:
+            raise ManifestError(f"[rater] {problem}")
         return s
