@@ -80,8 +80,10 @@ def _stimulus_trial(study: Study, kind: str, item: str, index: int, rng: random.
 
 
 def create_session(s: OrmSession, study: Study, *, participant_id: str | None, platform: str,
-                   crowd: dict[str, str], device: dict[str, Any], user_agent: str) -> tuple[Session, bool]:
-    """Return ``(session, created)``; an existing participant id resumes its session (one per participant)."""
+                   crowd: dict[str, str], device: dict[str, Any], user_agent: str, adaptive=None
+                   ) -> tuple[Session, bool]:
+    """Return ``(session, created)``; an existing participant id resumes its session (one per participant).
+    ``adaptive``: the study's :class:`harness.webtest.adaptive.Controller` when it has precision targets."""
     if participant_id:
         existing = s.scalar(select(Session).where(Session.participant_id == participant_id))
         if existing is not None:
@@ -91,10 +93,13 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGN_LOCK_KEY})
     load = item_load(s, study)
-    if min(load.values()) >= settings.ratings_per_item:
-        raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
     rng = random.Random(secrets.randbits(64))
-    items = choose_items(load, settings.trials_per_rater, rng)
+    if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
+        items = adaptive.assign(s, load, rng, platform=platform)
+    elif min(load.values()) >= settings.ratings_per_item:
+        raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
+    else:
+        items = choose_items(load, settings.trials_per_rater, rng)
     token = secrets.token_urlsafe(24)
     sess = Session(token=token, public_id=public_id(token), participant_id=participant_id or None,
                    platform=platform, crowd=crowd, device=device, user_agent=user_agent[:512],

@@ -1,0 +1,267 @@
+"""Adaptive studies: steer new sessions to the items whose conditions are furthest from their precision target,
+and close the study when every target is met or the rater budget is spent.
+
+The statistics are :mod:`harness.sequential` on the ratings saved so far (the analysis' rater-aware estimator,
+after the study's post-screening preset; screened-out and admin-excluded sessions never count). A
+:class:`Controller` per worker process caches the resulting :class:`StudyState` and recomputes it at most every
+``refresh_s`` seconds (default :data:`REFRESH_S`), outside the write lock; the submission path never touches it.
+Session creation only reads the cached state and two cheap counts.
+
+Assignment: a category's *need* is ``max over its unmet targets of (half_width / target)^2 * n / (n + pending)``
+(the expected share of raters still missing, discounting raters in flight). New sessions get the least-loaded
+items of the neediest categories (random tie-break). ``max_raters`` caps raters who finished a session (whether
+or not screening later drops them), counting sessions in progress, so the budget is never overshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+import random
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+
+from harness.sequential import Targets, precision_status, resolve_status
+from harness.study_rules import parse_resolve
+from harness.webtest.flow import ApiError
+from harness.webtest.models import utcnow
+
+log = logging.getLogger(__name__)
+REFRESH_S = 5.0  # seconds between recomputations of the study state (per worker process)
+OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
+
+SQL_RATINGS = text(
+    "SELECT s.id AS session_id, COALESCE(s.participant_id, s.public_id) AS rater, t.item, r.condition, r.score, "
+    "r.plays, r.listen_ms, r.submitted_at FROM ratings r JOIN trials t ON t.id = r.trial_id "
+    "JOIN sessions s ON s.id = t.session_id WHERE t.kind = 'mushra' AND s.screened_out = :no AND s.excluded = :no")
+SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
+    "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
+    "excluded <> :no)")
+SQL_RATERS = text(  # finished sessions, and sessions in flight (active within the timeout)
+    "SELECT sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN state = 'active' AND last_seen >= :cutoff THEN 1 ELSE 0 END) FROM sessions "
+    "WHERE screened_out = :no AND excluded = :no")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyState:
+    """One evaluation of an adaptive study. ``precision``/``resolve``: tables from :mod:`harness.sequential`;
+    ``need``: category -> priority (0 when met); ``status``: :data:`OPEN`, :data:`MET` or :data:`BUDGET`."""
+
+    computed_at: dt.datetime
+    status: str
+    precision: pd.DataFrame
+    resolve: pd.DataFrame
+    need: dict[str, float]
+    raters_counted: int  # raters whose ratings enter the estimates (after screening)
+    raters_screened: int  # removed by post-screening
+    finished: int  # finished sessions (what the budget counts)
+    in_flight: int
+    max_raters: int | None
+
+    @property
+    def complete(self) -> bool:
+        return self.status != OPEN
+
+    def reason(self) -> str:
+        """One line for the dashboard: why the study stopped, or how far it is."""
+        if self.status == MET:
+            return f"Complete: every target met with {self.raters_counted} raters counted ({self.finished} finished)."
+        if self.status == BUDGET:
+            open_ = int((~self.precision["met"]).sum()) + int((self.resolve["decision"] == "open").sum())
+            return (f"Stopped: the budget of max_raters = {self.max_raters} raters is spent "
+                    f"({self.finished} finished, {self.in_flight} in progress) with {open_} target(s) unmet.")
+        met = int(self.precision["met"].sum()) + int((self.resolve["decision"] != "open").sum())
+        total = len(self.precision) + len(self.resolve)
+        return f"Collecting: {met} of {total} targets met; {self.finished} raters finished, {self.in_flight} in progress."
+
+
+def targets_of(settings) -> Targets:
+    return Targets(precision=settings.precision, resolve=tuple(parse_resolve(r) for r in settings.resolve),
+                   equivalence_margin=settings.equivalence_margin, decision_error=settings.decision_error)
+
+
+def _layout(study) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """item -> category, and category -> the codec conditions its items carry."""
+    cat_of = {i.id: i.category for i in study.manifest.items}
+    kinds = {c.id: c.kind for c in study.manifest.conditions}
+    conds: dict[str, set[str]] = {}
+    for item, cs in study.conditions.items():
+        conds.setdefault(cat_of[item], set()).update(c for c in cs if kinds.get(c) == "codec")
+    return cat_of, {k: sorted(v) for k, v in conds.items()}
+
+
+def ratings_frame(conn, study) -> pd.DataFrame:
+    """The ratings that count so far (long format, the analysis' columns that screening needs)."""
+    rows = conn.execute(SQL_RATINGS, {"no": False}).all()
+    df = pd.DataFrame(rows, columns=["session_id", "rater", "item", "condition", "score", "plays", "listen_ms",
+                                     "submitted_at"])
+    cat_of, _ = _layout(study)
+    kinds = {c.id: c.kind for c in study.manifest.conditions}
+    df["category"] = df["item"].map(cat_of)
+    df["kind"] = df["condition"].map(kinds).fillna("codec")
+    df["score"] = df["score"].astype(float)
+    return df
+
+
+def screen(frame: pd.DataFrame, settings) -> tuple[pd.DataFrame, int]:
+    """Post-screening with the study's preset (as ``mushra analyze --study`` applies it); ``exclude_flagged``
+    when the study sets it. Returns the kept ratings and the number of raters removed."""
+    if frame.empty:
+        return frame, 0
+    from harness.analysis import screening  # the one implementation of the presets
+
+    cfg = screening.preset(settings.screening)
+    if getattr(settings, "exclude_flagged", False):
+        cfg = dataclasses.replace(cfg, exclude_flagged=True)
+    table = screening.screen(frame, cfg)
+    return screening.kept(frame, table), int(table["excluded"].sum())
+
+
+def evaluate(frame: pd.DataFrame, study, *, finished: int, in_flight: int, pending: dict[str, int],
+             plan: bool = False) -> StudyState:
+    """The study state from the ratings that count (pure; ``pending``: category -> raters in flight;
+    ``plan``: also estimate the raters still needed, for the dashboard)."""
+    settings = study.settings
+    tg = targets_of(settings)
+    _, conds = _layout(study)
+    cats = sorted(conds)
+    kept, n_screened = screen(frame, settings)
+    if tg.precision is not None:
+        prec = precision_status(kept, precision=tg.precision, categories=cats, codec_conditions=conds, plan=plan)
+    else:
+        prec = precision_status(kept.iloc[:0], precision=math.inf, categories=[], codec_conditions={})
+    pair_cats = [c for c in cats if any(set(p) <= set(conds[c]) | {"reference", "lp3.5", "lp7"} for p in tg.resolve)]
+    res = resolve_status(kept, tg.resolve, margin=tg.equivalence_margin, alpha=tg.decision_error,
+                         categories=pair_cats)
+    need: dict[str, float] = {}
+    for cat in cats:
+        ratios = [math.inf if r.n_raters < 2 else (r.half_width / r.target) ** 2 * r.n_raters
+                  / (r.n_raters + pending.get(cat, 0))
+                  for r in prec[(prec["category"] == cat) & ~prec["met"]].itertuples()]
+        if ((res["category"] == cat) & (res["decision"] == "open")).any():
+            ratios.append(1.0 + 1e-6)  # open decisions keep their category in play
+        need[cat] = max(ratios, default=0.0)
+    met = bool(prec["met"].all()) and not (res["decision"] == "open").any()
+    cap = settings.max_raters
+    status = MET if met else (BUDGET if cap is not None and finished >= cap else OPEN)
+    return StudyState(computed_at=utcnow(), status=status, precision=prec, resolve=res, need=need,
+                      raters_counted=int(kept["rater"].nunique()) if len(kept) else 0,
+                      raters_screened=n_screened, finished=finished, in_flight=in_flight, max_raters=cap)
+
+
+def choose_items(need: dict[str, float], cat_of: dict[str, str], load: dict[str, int], k: int,
+                 rng: random.Random) -> list[str]:
+    """``k`` items: neediest categories first, least-loaded items within them (random tie-break), shuffled."""
+    ranked = sorted(load, key=lambda i: (-need.get(cat_of[i], 0.0), load[i], rng.random()))
+    chosen = ranked[:k]
+    rng.shuffle(chosen)
+    return chosen
+
+
+class Controller:
+    """Per-process cache of the :class:`StudyState` of one served study (thread-safe; at most one recompute at a
+    time, others keep using the previous state). ``clock``: seconds, monotonic (injectable for simulations)."""
+
+    def __init__(self, study, db, *, refresh_s: float = REFRESH_S, clock=time.monotonic):
+        self.study, self.db, self.refresh_s, self.clock = study, db, refresh_s, clock
+        self._state: StudyState | None = None
+        self._at = -math.inf
+        self._lock = threading.Lock()
+        self._version: tuple = ()
+        self.recomputes = 0
+
+    def state(self, *, force: bool = False) -> StudyState:
+        """The cached state, recomputed when older than ``refresh_s`` (or ``force``)."""
+        stale = force or self._state is None or self.clock() - self._at >= self.refresh_s
+        if stale and self._lock.acquire(blocking=self._state is None or force):
+            try:
+                self._state = self._compute()
+                self._at = self.clock()
+                self.recomputes += 1
+            finally:
+                self._lock.release()
+        return self._state
+
+    def _counts(self, conn) -> tuple[int, int, dict[str, int]]:
+        cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
+        fin, flight = conn.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
+        rows = conn.execute(text(
+            "SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = 'mushra' "
+            "AND t.submitted_at IS NULL AND s.state = 'active' AND s.last_seen >= :cutoff AND s.screened_out = :no "
+            "AND s.excluded = :no GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
+        cat_of, _ = _layout(self.study)
+        pending: dict[str, int] = {}
+        for item, n in rows:  # raters in flight per category (at most one trial per item and session)
+            cat = cat_of.get(item)
+            if cat is not None:
+                pending[cat] = max(pending.get(cat, 0), int(n))
+        return int(fin or 0), int(flight or 0), pending
+
+    def fresh(self, *, plan: bool = True) -> StudyState:
+        """A newly computed state, with the raters still needed (the dashboard; not cached)."""
+        return self._compute(plan=plan)
+
+    def _compute(self, *, plan: bool = False) -> StudyState:
+        with self.db.reader.connect() as conn:
+            finished, in_flight, pending = self._counts(conn)
+            version = tuple(conn.execute(SQL_VERSION, {"no": False}).one()) + (finished, in_flight,
+                                                                               tuple(sorted(pending.items())))
+            if not plan and self._state is not None and version == self._version:
+                return self._state  # nothing changed since the last evaluation
+            frame = ratings_frame(conn, self.study)
+        st = evaluate(frame, self.study, finished=finished, in_flight=in_flight, pending=pending, plan=plan)
+        if not plan:
+            self._version = version
+        return st
+
+    def assign(self, s, load: dict[str, int], rng: random.Random, *, platform: str) -> list[str]:
+        """Items for a new session (called inside the session-creation transaction ``s``), or 409
+        ``study_complete`` when every target is met or the budget is spent (in-progress sessions included)."""
+        st = self.state()
+        if st.complete:
+            raise closed_error(st, self.study.settings, platform=platform)
+        cap = self.study.settings.max_raters
+        if cap is not None:
+            cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
+            fin, flight = s.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
+            if int(fin or 0) + int(flight or 0) >= cap:
+                raise closed_error(dataclasses.replace(st, status=BUDGET, finished=int(fin or 0),
+                                                       in_flight=int(flight or 0)), self.study.settings,
+                                   platform=platform)
+        cat_of, _ = _layout(self.study)
+        return choose_items(st.need, cat_of, load, self.study.settings.trials_per_rater, rng)
+
+
+def return_url(settings, platform: str) -> str | None:
+    """Where a participant turned away goes back to: Prolific's completion URL with the screened-out ("return")
+    code; None for other platforms (MTurk workers return the HIT themselves)."""
+    if platform == "prolific":
+        return f"https://app.prolific.com/submissions/complete?cc={settings.screened_out_code}"
+    return None
+
+
+def closed_error(st: StudyState, settings, *, platform: str) -> ApiError:
+    msg = ("This study is complete: it has all the ratings it needs. Thank you for your interest; please return "
+           "it on your crowd platform (you have not started, so nothing is lost).")
+    err = ApiError(409, "study_complete", msg)
+    err.extra = {"reason": st.status, "return_url": return_url(settings, platform)}
+    return err
+
+
+def dashboard(st: StudyState) -> dict[str, Any]:
+    """Rows for the admin page: precision per (category, condition), decisions, and the status line."""
+    prec = [{**r, "half_width": None if not math.isfinite(r["half_width"]) else r["half_width"],
+             "mean": None if not math.isfinite(r["mean"]) else r["mean"]} for r in st.precision.to_dict("records")]
+    res = [{**r, "cs_low": r["cs_low"] if math.isfinite(r["cs_low"]) else None,
+            "cs_high": r["cs_high"] if math.isfinite(r["cs_high"]) else None,
+            "difference": r["difference"] if math.isfinite(r["difference"]) else None}
+           for r in st.resolve.to_dict("records")]
+    return {"status": st.status, "reason": st.reason(), "precision": prec, "resolve": res,
+            "computed_at": st.computed_at, "screened": st.raters_screened, "counted": st.raters_counted}
