@@ -105,7 +105,7 @@ def check_adaptive(vals: Mapping[str, Any]) -> str | None:
     if not 0 < err <= 0.2:
         return f"decision_error: decision_error must be in (0, 0.2] (0.05 is usual), got {err:g}"
     if (prec is not None or resolve) and cap is None:
-        return ("max_raters: an adaptive study (precision or resolve) needs max_raters, the budget cap in raters "
+        return (("precision" if prec is not None else "resolve") + ": an adaptive study (precision or resolve) needs max_raters, the budget cap in raters "
                 "that count (not screened out); e.g. max_raters = 200")
     if cap is not None and prec is None and not resolve:
         return "max_raters: max_raters caps an adaptive study; set precision (and/or resolve) too"

@@ -42,7 +42,7 @@ SQL_RATINGS = text(
     "JOIN sessions s ON s.id = t.session_id WHERE t.kind = 'mushra' AND s.screened_out = :no AND s.excluded = :no")
 SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
     "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
-    "excluded <> :no)")
+    "excluded <> :no), (SELECT sum(id) FROM sessions WHERE screened_out <> :no OR excluded <> :no)")
 SQL_RATERS = text(  # finished sessions, and sessions in flight (active within the timeout)
     "SELECT sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), "
     "sum(CASE WHEN state = 'active' AND last_seen >= :cutoff THEN 1 ELSE 0 END) FROM sessions "
