@@ -4,7 +4,9 @@ the long ratings frame; used by the web test's steering in :mod:`harness.webtest
 **Precision** (``[rater] precision``): for every codec condition in every category, the half-width of the default
 rater-aware 95 % interval that ``mushra analyze`` reports (:func:`harness.inference.rater_aware_summary`, raters
 random, items fixed) must be at most the target, in MUSHRA points. "Raters still needed" comes from the variance
-components of that category (:func:`harness.inference.raters_needed`, as ``mushra plan`` computes it).
+components of that category (:func:`harness.inference.raters_needed`, as ``mushra plan`` computes it). A target
+counts as met only with at least :data:`MIN_RATERS` raters in the category and 2 on each of its items (an
+interval from a handful of raters can be small by chance, and stopping on such luck would cost coverage).
 
 **Decisions** (``[rater] resolve = ["a vs b"]``): per category, each rater contributes the mean over the items they
 rated of ``score_a - score_b``. A confidence *sequence* for the mean difference stays valid however often it is
@@ -30,6 +32,7 @@ from harness.inference import InferenceError, raters_needed, rater_aware_summary
 
 CONFIDENCE = 0.95  # the analysis' default interval
 MIN_DECISION_RATERS = 10  # the asymptotic sequence is not trusted on fewer raters
+MIN_RATERS = 10  # a precision target counts as met only with >= 10 raters and >= 2 raters on every item
 CS_T_OPT = 40  # raters at which the confidence sequence is tightest (tuning only; validity holds for any value)
 STATUS_COLUMNS = ("category", "condition", "n_raters", "mean", "half_width", "target", "met", "raters_needed")
 RESOLVE_COLUMNS = ("category", "a", "b", "n_raters", "difference", "cs_low", "cs_high", "decision")
@@ -97,14 +100,20 @@ def precision_status(frame: pd.DataFrame, *, precision: float, categories: list[
     for cat in categories or sorted(wanted):
         cat_frame = f[f["category"] == cat]
         needed = _raters_needed(cat_frame, precision) if plan else {}
+        per_item = cat_frame.groupby(["condition", "item"])["rater"].nunique().groupby(level=0).min()
         for cond in wanted.get(cat, []):
             r = got.get((cat, cond))
             n = int(r.n_raters) if r is not None else 0
             hw = float(r.half_width) if r is not None and np.isfinite(r.half_width) else math.inf
+            if n < MIN_RATERS or per_item.get(cond, 0) < 2:
+                met_ok = False  # too little data to trust a small interval
+            else:
+                met_ok = True
             rows.append({"category": cat, "condition": cond, "n_raters": n,
                          "mean": float(r.mean) if r is not None else math.nan, "half_width": hw,
-                         "target": precision, "met": hw <= precision,
-                         "raters_needed": 0 if hw <= precision else _at_least_one(needed.get(cond, -1))})
+                         "target": precision, "met": met_ok and hw <= precision,
+                         "raters_needed": 0 if met_ok and hw <= precision
+                         else _at_least_one(max(needed.get(cond, -1), MIN_RATERS - n))})
     return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import text
 
-from harness.sequential import Targets, precision_status, resolve_status
+from harness.sequential import MIN_RATERS, Targets, precision_status, resolve_status
 from harness.study_rules import parse_resolve
 from harness.webtest.flow import ApiError
 from harness.webtest.models import utcnow
@@ -142,8 +142,9 @@ def evaluate(frame: pd.DataFrame, study, *, finished: int, in_flight: int, pendi
                          categories=pair_cats)
     need: dict[str, float] = {}
     for cat in cats:
-        ratios = [math.inf if r.n_raters < 2 else (r.half_width / r.target) ** 2 * r.n_raters
-                  / (r.n_raters + pending.get(cat, 0))
+        p = pending.get(cat, 0)
+        ratios = [math.inf if r.n_raters < 2 else max((r.half_width / r.target) ** 2 * r.n_raters / (r.n_raters + p),
+                                                      MIN_RATERS / (r.n_raters + p))
                   for r in prec[(prec["category"] == cat) & ~prec["met"]].itertuples()]
         if ((res["category"] == cat) & (res["decision"] == "open")).any():
             ratios.append(1.0 + 1e-6)  # open decisions keep their category in play
