@@ -69,7 +69,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
-    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca", help="bootstrap CI method")
+    p.add_argument("--items", choices=("fixed", "random"), default="fixed", dest="items_mode",
+                   help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
+                        "would give these items (rater-cluster t); random = also over a population of items "
+                        "(two-way cluster t)")
+    p.add_argument("--baseline", metavar="CONDITION",
+                   help="compare every condition with this one only (default: all pairs), e.g. opus@24")
+    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
+                   help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")
@@ -143,7 +150,8 @@ def _analyze(args) -> int:
 
         source = default_db_url(Path(args.study))
     res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
-                  n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation)
+                  n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
+                  items=args.items_mode, baseline=args.baseline)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
     return 0
 

@@ -19,6 +19,7 @@ from harness.analysis import html as H
 from harness.analysis import plots, screening, stats, tables
 from harness.analysis.load import attach_manifest, load_ratings
 from harness.errors import HarnessError
+from harness.inference import format_p
 
 FORMAT = "mushra-harness/analysis"
 SCHEMA_VERSION = 1
@@ -54,8 +55,12 @@ def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
             screening_preset: str | screening.ScreeningConfig = "bs1534", n_resamples: int = stats.N_RESAMPLES,
-            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None) -> AnalysisResult:
-    """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``."""
+            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed",
+            baseline: str | None = None) -> AnalysisResult:
+    """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
+
+    The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
+    ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = load_ratings(ratings, study_dir=study)
@@ -73,48 +78,56 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     if data.empty:
         raise HarnessError(f"all {len(table)} raters were excluded by the '{cfg.name}' screening; see "
                            f"{files[0]}. Check the data or relax the thresholds.")
-    kw = dict(n_resamples=n_resamples, seed=seed, method=method)
+    kw = dict(n_resamples=n_resamples, seed=seed, method=method, items=items)
+    ci_name = stats.METHODS[items]
     panel = _with_all_panel(data)
     by_cond = stats.summarize(panel, ("category", "condition"), **kw)
     by_codec = stats.by_codec_bitrate(panel, per_category=True, **kw)
-    comparisons = stats.paired_comparisons(data)
-    items = stats.per_item(data)
+    comparisons = stats.paired_comparisons(data, baseline=baseline)
+    per_item = stats.per_item(data)
     for name, df in (("summary_conditions", by_cond), ("summary_codec_bitrate", by_codec),
-                     ("paired_comparisons", comparisons), ("per_item", items)):
+                     ("paired_comparisons", comparisons), ("per_item", per_item)):
         p = out / f"{name}.csv"
         df.to_csv(p, index=False)
         files.append(p)
 
     sections = [("Overview", _overview(frame, data, table, cfg, manifest))]
-    curves = plots.mushra_curves(by_codec, ci="boot") if len(by_codec) else pd.DataFrame()
+    default_ci = by_codec.assign(ci_default_low=by_codec["ci_low"], ci_default_high=by_codec["ci_high"])
+    curves = plots.mushra_curves(default_ci, ci="default") if len(by_codec) else pd.DataFrame()
     if len(curves):
         fig = plots.curve_figure(curves, ylabel="MUSHRA score (0-100)", ylim=(0, 100),
-                                 title="MUSHRA score vs bitrate (mean, 95 % bootstrap CI)",
-                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {method} bootstrap")
+                                 title="MUSHRA score vs bitrate (mean, 95 % rater-aware CI)",
+                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {ci_name}")
         figs = plots.save_figure(fig, out, "mushra_vs_bitrate")
         files += list(figs.values())
         tpaths = tables.write_all(curves, out, "mushra_table",
-                                  caption=f"MUSHRA mean ± half-width of the 95 % {method} bootstrap CI")
+                                  caption=f"MUSHRA mean ± half-width of the 95 % CI ({ci_name})")
         files += list(tpaths.values())
         sections.append(("MUSHRA score vs bitrate", H.inline_svg(figs["svg"])
                          + H.table_html(tables.wide(curves).reset_index())))
     else:
         warnings.warn("no codec conditions with a bitrate: no quality-vs-bitrate curve", UserWarning, stacklevel=2)
     sections.append(("Per condition", H.table_html(by_cond.drop(columns=["sd"], errors="ignore"))))
-    sections.append(("Paired comparisons (per-rater means, Holm-adjusted)", _PAIRED_NOTE
-                     + H.table_html(comparisons, float_digits=4)))
+    sections.append(("Paired comparisons (Holm-adjusted)", _PAIRED_NOTE
+                     + H.table_html(_printable_p(comparisons), float_digits=3)))
     sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(table, float_digits=2)))
     if evaluation is not None:
         from harness.analysis.results import read_results
 
         rows, doc = read_results(evaluation)
         sections += _objective_sections(rows, out, files)
-    sections.append(("Per item", H.table_html(items.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
+    sections.append(("Per item", H.table_html(per_item.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
     settings = {"screening": dataclasses.asdict(cfg), "exempt_items": table.attrs.get("exempt_items", []),
-                "statistics": {"ci": "95 %", "t": "Student-t over ratings", "bootstrap": method,
+                "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
+                               "items": items, "interval_columns": "ci_low/ci_high (plotted and tabled)",
+                               "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "
+                                                       "(ITU-R BS.1534-3 sec. 9.2); ci_boot_*: bootstrap over "
+                                                       "ratings; both ignore rater clustering (too narrow)",
+                               "t": "Student-t over ratings", "bootstrap": method,
                                "n_resamples": n_resamples, "seed": seed,
-                               "paired": "per-rater means; Wilcoxon signed-rank (zero_method=wilcox) and paired t; "
-                                         "Holm (1979) correction across all pairs"},
+                               "paired": comparisons.attrs.get("method", "") + "; check: Wilcoxon signed-rank on "
+                                         "per-rater means (zero_method=wilcox); Holm (1979) across all pairs",
+                               "baseline": baseline},
                 "ratings_source": str(ratings) if not isinstance(ratings, pd.DataFrame) else "DataFrame",
                 "study": str(study) if study else None, "versions": _versions()}
     doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "settings": settings,
@@ -128,11 +141,22 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     return AnalysisResult(page, out, int(len(table)), int(table["excluded"].sum()), tuple(files))
 
 
-_PAIRED_NOTE = ('<p class="note">Each pair of conditions is compared on per-rater mean scores (over items) of the '
-                'raters who rated both: Wilcoxon signed-rank (<code>w_p</code>) and paired t (<code>t_p</code>), '
-                'p-values Holm-adjusted across all pairs. <code>significant</code>: Holm-adjusted Wilcoxon p &lt; '
-                '0.05; <code>significant_t</code>: the same for the t test. With few raters the exact Wilcoxon test '
-                'cannot reach small p-values (6 raters: p &ge; 0.031 before adjustment).</p>')
+_PAIRED_NOTE = ('<p class="note"><code>mean_diff</code> = a &minus; b in MUSHRA points (item-balanced means), with '
+                'the 95 % interval of the same rater-cluster estimator as the per-condition intervals (raters '
+                'random, items fixed; with complete data the paired t test on per-rater means), '
+                '<code>effect_size_dz</code> = Cohen\'s d<sub>z</sub>, <code>p_holm</code> Holm-adjusted across all '
+                'pairs; <code>significant</code>: p_holm &lt; 0.05. Check: Wilcoxon signed-rank on per-rater means '
+                '(<code>w_p</code>, <code>w_p_holm</code>); with few raters the exact Wilcoxon test cannot reach small '
+                'p-values (6 raters: p &ge; 0.031 before adjustment).</p>')
+
+
+def _printable_p(table: pd.DataFrame) -> pd.DataFrame:
+    """p-value columns as text: ``< 1e-4`` below 1e-4, never ``0.0000``."""
+    out = table.drop(columns=["t_p", "t_p_holm"], errors="ignore").copy()
+    for col in ("p", "p_holm", "w_p", "w_p_holm"):
+        if col in out:
+            out[col] = [format_p(v) for v in out[col]]
+    return out
 
 
 def _overview(frame, data, table, cfg, manifest) -> str:

@@ -1,19 +1,20 @@
 """Descriptive statistics and paired comparisons for MUSHRA ratings (pure: DataFrame in, DataFrame out).
 
-- Mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over ratings, as in
+- Per-rating mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over ratings, as in
   ITU-R BS.1534-3 sec. 9.2) and bootstrap (10,000 resamples of the ratings with replacement, seeded, **BCa** by
   default - Efron 1987, bias-corrected and accelerated with the jackknife acceleration - or ``percentile``).
   The bootstrap is exact and vectorised: resampling n values with replacement is a multinomial draw over the
   distinct values, so groups of any size with few distinct scores (integer sliders) cost O(resamples x distinct).
 - Median, quartiles (IQR), number of raters and of ratings.
-- Paired comparisons between conditions on per-rater means (over items): Wilcoxon signed-rank and paired t,
-  p-values adjusted with Holm's step-down method (Holm 1979) across all pairs. The Wilcoxon p-value is exact
-  for up to 25 non-zero differences without ties, else the normal approximation with tie correction.
+- The default interval (``ci_low``/``ci_high``) is rater-aware (:mod:`harness.inference`); the per-rating intervals
+  above are kept for comparison.
+- Paired comparisons between conditions from the same estimator (difference with CI, t test, Cohen's d_z), plus the
+  Wilcoxon signed-rank test on per-rater means as a check; p-values Holm-adjusted (Holm 1979). The Wilcoxon
+  p-value is exact for up to 25 non-zero differences without ties, else the normal approximation.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import zlib
 
@@ -21,10 +22,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sst
 
+from harness.inference import ESTIMAND, METHODS, holm, paired_contrasts, rater_aware_summary
+
 N_RESAMPLES = 10_000
 CONFIDENCE = 0.95
-SUMMARY_COLUMNS = ("n_ratings", "n_raters", "mean", "sd", "ci_t_low", "ci_t_high", "ci_boot_low", "ci_boot_high",
-                   "median", "q1", "q3", "iqr")
+SUMMARY_COLUMNS = ("n_ratings", "n_raters", "n_items", "mean", "sd", "ci_low", "ci_high", "half_width", "ci_method",
+                   "mean_ratings", "ci_bs1534_low", "ci_bs1534_high", "ci_t_low", "ci_t_high", "ci_boot_low",
+                   "ci_boot_high", "median", "q1", "q3", "iqr")
+# ci_low/ci_high: the default rater-aware interval (harness.inference); the per-rating intervals are kept as
+# ci_bs1534_* (= ci_t_*, Student-t over individual ratings, ITU-R BS.1534-3 sec. 9.2) and ci_boot_* (bootstrap over
+# individual ratings); both treat ratings as independent and are too narrow for clustered MUSHRA data.
 
 
 def t_interval(values: np.ndarray, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -104,9 +111,13 @@ def describe(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, seed: int = 
 
 
 def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition",), *,
-              n_resamples: int = N_RESAMPLES, seed: int = 0, method: str = "bca", bootstrap: bool = True
-              ) -> pd.DataFrame:
-    """One row per group of ``by``: :data:`SUMMARY_COLUMNS` plus kind/codec/kbps/measured_kbps where known."""
+              n_resamples: int = N_RESAMPLES, seed: int = 0, method: str = "bca", bootstrap: bool = True,
+              items: str = "fixed", confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """One row per group of ``by``: :data:`SUMMARY_COLUMNS` plus kind/codec/kbps/measured_kbps where known.
+
+    ``mean``/``ci_low``/``ci_high`` are the rater-aware estimate and interval (:func:`harness.inference.
+    rater_aware_summary` with ``items``); ``mean_ratings`` is the plain mean of the ratings (equal to ``mean``
+    when every item has the same number of ratings per group)."""
     by = list(by)
     rows = []
     for key, g in frame.groupby(by, sort=True, dropna=False):
@@ -127,9 +138,18 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=cols)
+    out["mean_ratings"] = out["mean"]
+    out["ci_bs1534_low"], out["ci_bs1534_high"] = out["ci_t_low"], out["ci_t_high"]
+    ra = rater_aware_summary(frame, items=items, confidence=confidence, by=tuple(by))
+    ra = ra.rename(columns={"method": "ci_method"})[by + ["n_items", "mean", "ci_low", "ci_high", "half_width",
+                                                          "ci_method"]]
+    out = out.drop(columns=["mean"]).merge(ra, on=by, how="left", sort=False)
     rest = [c for c in out.columns if c not in cols]
     out = out[cols + rest]
-    out.attrs["ci"] = f"95 % CI: Student-t over ratings; bootstrap {method} with {n_resamples} resamples, seed {seed}"
+    out.attrs["ci"] = (f"{100 * confidence:g} % CI: {METHODS[items]} (ci_low/ci_high, the default); per-rating "
+                       f"Student-t (ci_bs1534_*, = ci_t_*) and {method} bootstrap with {n_resamples} resamples, seed "
+                       f"{seed} (ci_boot_*) treat ratings as independent")
+    out.attrs["estimand"] = ESTIMAND[items]
     return out
 
 
@@ -140,54 +160,41 @@ def by_codec_bitrate(frame: pd.DataFrame, *, per_category: bool = False, **kw) -
     return summarize(codec, by, **kw)
 
 
-def holm(pvalues) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values (same order as the input; NaN stays NaN)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(adj)
-    return out
-
-
 def rater_means(frame: pd.DataFrame) -> pd.DataFrame:
     """Per-rater mean score per condition (rows raters, columns conditions)."""
     return frame.pivot_table(index="rater", columns="condition", values="score", aggfunc="mean")
 
 
-def paired_comparisons(frame: pd.DataFrame, *, alpha: float = 0.05, conditions: list[str] | None = None
-                       ) -> pd.DataFrame:
-    """All pairs of conditions: paired t and Wilcoxon signed-rank on per-rater means, Holm-adjusted."""
+def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
+    """Wilcoxon signed-rank on per-rater differences: exact for <= 25 non-zero differences without ties."""
+    if d.size == 0:
+        return math.nan, math.nan
+    if not np.any(d != 0):
+        return math.nan, 1.0
+    nz = d[d != 0]
+    exact = nz.size <= 25 and np.unique(np.abs(nz)).size == nz.size
+    w = sst.wilcoxon(d, zero_method="wilcox", method="exact" if exact else "approx")
+    return float(w.statistic), float(w.pvalue)
+
+
+def paired_comparisons(frame: pd.DataFrame, *, alpha: float = 0.05, conditions: list[str] | None = None,
+                       baseline: str | None = None, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """All pairs of conditions (or each against ``baseline``) over all items, from the interval's own estimator.
+
+    Columns of :func:`harness.inference.paired_contrasts` (``mean_diff = a - b`` with its CI, ``p``/``p_holm``,
+    ``effect_size_dz``, ``significant``) plus, as a distribution-free check, the Wilcoxon signed-rank test on
+    per-rater mean differences (``w_stat``, ``w_p``, ``w_p_holm``, ``significant_wilcoxon``). ``t_p``/``t_p_holm``
+    are kept as names of ``p``/``p_holm`` (the paired t test when every rater rated every item)."""
+    out = paired_contrasts(frame.assign(category="all"), baseline=baseline, conditions=conditions,
+                           confidence=confidence, alpha=alpha).drop(columns="category")
     wide = rater_means(frame)
-    conds = conditions or list(wide.columns)
-    rows = []
-    for a, b in itertools.combinations(conds, 2):
-        pair = wide[[a, b]].dropna()
-        d = (pair[a] - pair[b]).to_numpy()
-        row = {"a": a, "b": b, "n_raters": int(d.size), "mean_diff": float(d.mean()) if d.size else math.nan,
-               "t_stat": math.nan, "t_p": math.nan, "w_stat": math.nan, "w_p": math.nan}
-        if d.size >= 2 and np.any(d != d[0]):
-            t = sst.ttest_rel(pair[a], pair[b])
-            row["t_stat"], row["t_p"] = float(t.statistic), float(t.pvalue)
-        elif d.size >= 2:
-            row["t_p"] = 1.0 if np.all(d == 0) else 0.0
-        if d.size >= 1 and np.any(d != 0):
-            nz = d[d != 0]
-            exact = nz.size <= 25 and np.unique(np.abs(nz)).size == nz.size  # no ties: exact null distribution
-            w = sst.wilcoxon(d, zero_method="wilcox", method="exact" if exact else "approx")
-            row["w_stat"], row["w_p"] = float(w.statistic), float(w.pvalue)
-        elif d.size >= 1:
-            row["w_p"] = 1.0
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=["a", "b", "n_raters", "mean_diff", "t_stat", "t_p", "w_stat", "w_p"])
-    out["t_p_holm"] = holm(out["t_p"].to_numpy()) if len(out) else []
-    out["w_p_holm"] = holm(out["w_p"].to_numpy()) if len(out) else []
-    out["significant"] = out["w_p_holm"] < alpha  # Wilcoxon (no normality assumption)
-    out["significant_t"] = out["t_p_holm"] < alpha
+    w = [_wilcoxon((wide[a] - wide[b]).dropna().to_numpy()) for a, b in zip(out["a"], out["b"])]
+    out["w_stat"] = [x[0] for x in w]
+    out["w_p"] = [x[1] for x in w]
+    out["w_p_holm"] = holm(out["w_p"].to_numpy(dtype=float)) if len(out) else []
+    out["significant_wilcoxon"] = out["w_p_holm"] < alpha
+    out["t_p"], out["t_p_holm"] = out["p"], out["p_holm"]
+    out.attrs["method"] = paired_contrasts.__doc__.split("\n")[0]
     return out
 
 
