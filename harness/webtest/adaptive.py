@@ -8,8 +8,9 @@ after the study's post-screening preset; screened-out and admin-excluded session
 Session creation only reads the cached state and two cheap counts.
 
 Assignment: a category's *need* is ``max over its unmet targets of (half_width / target)^2 * n / (n + pending)``
-(the expected share of raters still missing, discounting raters in flight). New sessions get the least-loaded
-items of the neediest categories (random tie-break). ``max_raters`` caps raters who finished a session (whether
+(the expected share of raters still missing, discounting raters in flight). A new session's trials are spread over
+the categories in proportion to their needs (all of them to the only unmet category), the least-loaded items of
+each (random tie-break); see :func:`choose_items`. ``max_raters`` caps raters who finished a session (whether
 or not screening later drops them), counting sessions in progress, so the budget is never overshot.
 """
 
@@ -159,9 +160,22 @@ def evaluate(frame: pd.DataFrame, study, *, finished: int, in_flight: int, pendi
 
 def choose_items(need: dict[str, float], cat_of: dict[str, str], load: dict[str, int], k: int,
                  rng: random.Random) -> list[str]:
-    """``k`` items: neediest categories first, least-loaded items within them (random tie-break), shuffled."""
-    ranked = sorted(load, key=lambda i: (-need.get(cat_of[i], 0.0), load[i], rng.random()))
-    chosen = ranked[:k]
+    """``k`` items, one at a time: the category with the largest ``need / (1 + items it already got in this
+    session)`` (so a session's trials follow the needs: all to the one unmet category, split when several are
+    unmet), the least-loaded item in it (random tie-break); plain balancing once nothing is needed. Shuffled."""
+    by_cat: dict[str, list[str]] = {}
+    for item in sorted(load, key=lambda i: (load[i], rng.random())):
+        by_cat.setdefault(cat_of[item], []).append(item)
+    taken: dict[str, int] = {}
+    chosen: list[str] = []
+    while len(chosen) < k and any(by_cat.values()):
+        live = [c for c, items in by_cat.items() if items]
+        if any(need.get(c, 0.0) > 0 for c in live):
+            cat = max(live, key=lambda c: (need.get(c, 0.0) / (1 + taken.get(c, 0)), rng.random()))
+        else:  # every target met or covered: least-loaded item overall
+            cat = min(live, key=lambda c: (load[by_cat[c][0]], rng.random()))
+        chosen.append(by_cat[cat].pop(0))
+        taken[cat] = taken.get(cat, 0) + 1
     rng.shuffle(chosen)
     return chosen
 

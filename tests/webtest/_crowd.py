@@ -75,11 +75,17 @@ def build_crowd_study(folder: Path, *, items_per_category: int = 4, rater: dict 
 class Crowd:
     """Raters in arrival order; rater ``n`` is the same person in every design run with the same ``seed``."""
 
-    def __init__(self, study, pop: Population = Population(), *, seed: int = 0, item_seed: int = 0):
+    def __init__(self, study, pop: Population = Population(), *, seed: int = 0, item_seed: int = 0,
+                 same_as: dict[str, str] | None = None):
+        """``same_as``: condition -> condition whose quality and item effects it copies (a true tie)."""
         self.study, self.pop, self.seed = study, pop, seed
         irng = np.random.default_rng([item_seed, 7])  # item effects: fixed for a benchmark (items are fixed)
         self.item_eff = {(i, c): float(irng.normal(0, pop.item_condition_sd))
                          for i in study.items for c in CODECS}
+        self.same_as = dict(same_as or {})
+        for c, twin in self.same_as.items():
+            for i in study.items:
+                self.item_eff[(i, c)] = self.item_eff[(i, twin)]
         self.cat = {i.id: i.category for i in study.manifest.items}
         self.noise = dict(pop.noise)
 
@@ -99,7 +105,7 @@ class Crowd:
         g = self.cat[item]
         if condition in ANCHOR_Q:
             return float(np.clip(round(ANCHOR_Q[condition] + r["offset"] + rng.normal(0, 5)), 0, 100))
-        q = QUALITY[g][CODECS.index(condition)] + self.item_eff[(item, condition)]
+        q = QUALITY[g][CODECS.index(self.same_as.get(condition, condition))] + self.item_eff[(item, condition)]
         s = 50 + (1 + r["slope"]) * (q - 50) + r["offset"] + r["rc"][condition] + rng.normal(0, self.noise[g])
         return float(np.clip(round(s), 0, 100))
 
@@ -116,7 +122,7 @@ class Crowd:
                 rc = rng.normal(0, self.pop.rater_condition_sd, n_raters)
                 vals = []
                 for i in items:
-                    q = QUALITY[g][CODECS.index(c)] + self.item_eff[(i, c)]
+                    q = QUALITY[g][CODECS.index(self.same_as.get(c, c))] + self.item_eff[(i, c)]
                     s = 50 + (1 + slope) * (q - 50) + off + rc + rng.normal(0, self.noise[g], n_raters)
                     vals.append(np.clip(np.round(s), 0, 100).mean())
                 out[(g, c)] = float(np.mean(vals))
@@ -170,20 +176,31 @@ def new_session(db, study, n: int, *, adaptive) -> str | None:
         raise
 
 
+class SimClock:
+    """Simulated seconds for :class:`harness.webtest.adaptive.Controller` (arrivals every ``arrival_s``)."""
+
+    def __init__(self, arrival_s: float):
+        self.t, self.arrival_s = 0.0, arrival_s
+
+    def __call__(self) -> float:
+        return self.t
+
+
 def run_crowd(crowd: Crowd, db, study, *, adaptive, concurrency: int = 1, max_raters: int = 10_000,
-              seed: int = 0, on_finish=None) -> int:
+              seed: int = 0, on_finish=None, clock: SimClock | None = None) -> int:
     """Let the crowd in: up to ``concurrency`` sessions in flight, each new arrival asks for a session until the
     study answers 409 or ``max_raters`` arrived; ``on_finish(n_finished)`` after each finished session may return
-    True to stop. Returns the number of sessions created."""
+    True to stop; ``clock`` advances by its ``arrival_s`` per arrival. Returns the number of sessions created."""
     rng = random.Random(seed)
     flight: list[tuple[dict, str]] = []
-    n, open_ = 0, True
+    n, stop = 0, False
     while True:
-        while open_ and len(flight) < concurrency and n < max_raters:
+        while not stop and len(flight) < concurrency and n < max_raters:
             r = crowd.rater(n)
+            if clock is not None:
+                clock.t += clock.arrival_s
             token = new_session(db, study, n, adaptive=adaptive)
-            if token is None:
-                open_ = False
+            if token is None:  # closed: arrivals keep coming, and get in again if the study reopens
                 break
             flight.append((r, token))
             n += 1
@@ -192,4 +209,4 @@ def run_crowd(crowd: Crowd, db, study, *, adaptive, concurrency: int = 1, max_ra
         r, token = flight.pop(rng.randrange(len(flight)))
         take_session(crowd, r, db, study, token)
         if on_finish is not None and on_finish(n - len(flight)):
-            open_ = False
+            stop = True
