@@ -5,6 +5,11 @@ POST .../trials/ID whose answer carries the next step) for about 10 s over keep-
 latency of submissions, errors, and lost/duplicated rating rows counted in the database afterwards (0 required).
 
     .venv/bin/python benchmarks/bench_webtest.py [--clients 32] [--seconds 10] [--workers 2] [--db URL]
+                                                 [--adaptive off|on|both]
+
+``--adaptive both`` runs the same benchmark without and then with an adaptive study (a precision target it cannot
+reach, so every new session is steered and the study state is recomputed every 5 s per worker) and prints the
+ratio of the two throughputs measured in the same invocation.
 
 Rate limiting is switched off (MUSHRA_RATE_LIMIT=0) because every client comes from 127.0.0.1.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -113,15 +119,9 @@ def _cpu(procs: list) -> float:
     return total
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--client-procs", type=int, default=4, help="client processes (threads are split over them)")
-    ap.add_argument("--db", default=None, help="database URL (default: SQLite in the study folder)")
-    args = ap.parse_args()
-
+def run(args, *, adaptive: bool) -> dict:
+    """One server + client run; ``adaptive``: the study has a precision target (issue 16) it cannot reach in the
+    run, so the server steers every new session and recomputes the study state every 5 s per worker."""
     from sqlalchemy import func, select
 
     from harness.webtest.db import open_database
@@ -129,8 +129,10 @@ def main() -> int:
     from tests.webtest._study import build_study
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_webtest_"))
-    study = build_study(tmp / "study", n_items=20, seconds=1.0,
-                        rater={"trials_per_rater": 20, "training_items": 0, "ratings_per_item": 100000})
+    rater = {"trials_per_rater": 20, "training_items": 0, "ratings_per_item": 100000}
+    if adaptive:
+        rater.update(precision=0.5, max_raters=1_000_000)
+    study = build_study(tmp / "study", n_items=20, seconds=1.0, rater=rater)
     port = _free_port()
     env = {**os.environ, "MUSHRA_RATE_LIMIT": "0", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "harness.cli", "serve", str(study), "--port", str(port),
@@ -191,7 +193,7 @@ def main() -> int:
     n_cond = 5
     pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
     print(f"clients={args.clients} workers={args.workers} db={'sqlite' if not args.db else args.db.split(':')[0]} "
-          f"cpus={os.cpu_count()}")
+          f"cpus={os.cpu_count()} adaptive={'on (precision target, steering)' if adaptive else 'off'}")
     print(f"submissions: {saved} in {elapsed:.1f} s = {saved / elapsed:.0f} submissions/s "
           f"(required >= 300)")
     print(f"latency per submission: p50 {pct(0.5):.1f} ms, p99 {pct(0.99):.1f} ms, max {1000 * lat[-1]:.1f} ms")
@@ -203,6 +205,70 @@ def main() -> int:
           f"CPU s per worker: {per_worker}")
     print(f"machine load average during the run: {load0:.1f} -> {load1:.1f} (other work on the machine slows this)")
     ok = errors == 0 and rows == saved * n_cond and not dup and saved / elapsed >= 300
+    return {"ok": ok, "rate": saved / elapsed, "cpu_ms": per, "ratings": rows, "study": study}
+
+
+def recompute_cost(n_ratings: int, *, repeats: int = 3) -> float:
+    """Seconds for one recomputation of an adaptive study's state over ``n_ratings`` ratings that all pass
+    screening (the benchmark's own clients are screened out, which makes their recomputations cheaper)."""
+    from harness.webtest.adaptive import evaluate
+    from harness.webtest.study import load_study
+    from tests.webtest._crowd import Crowd, build_crowd_study
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_recompute_"))
+    study = load_study(build_crowd_study(tmp / "s", rater={"trials_per_rater": 3, "precision": 0.5,
+                                                            "max_raters": 10**6}))
+    crowd = Crowd(study, seed=0)
+    import pandas as pd
+
+    rows, n = [], 0
+    while len(rows) < n_ratings:
+        r = crowd.rater(n)
+        r["careless"] = False
+        for item in study.items[n % 5: n % 5 + 3]:
+            for c in study.conditions[item]:
+                rows.append({"session_id": n, "rater": f"r{n}", "item": item, "condition": c,
+                             "score": crowd.score(r, item, c), "plays": 1, "listen_ms": 5000.0,
+                             "submitted_at": n})
+        n += 1
+    frame = pd.DataFrame(rows)
+    cat = {i.id: i.category for i in study.manifest.items}
+    kinds = {c.id: c.kind for c in study.manifest.conditions}
+    frame["category"], frame["kind"] = frame["item"].map(cat), frame["condition"].map(kinds)
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        evaluate(frame, study, finished=n, in_flight=0, pending={})
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--client-procs", type=int, default=4, help="client processes (threads are split over them)")
+    ap.add_argument("--db", default=None, help="database URL (default: SQLite in the study folder)")
+    ap.add_argument("--adaptive", choices=("off", "on", "both"), default="off",
+                    help="adaptive study (precision target, issue 16): on, off, or both in one run with the ratio")
+    args = ap.parse_args()
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.adaptive]
+    out = {}
+    for adaptive in modes:
+        out[adaptive] = run(args, adaptive=adaptive)
+        print()
+    if True in out:
+        from harness.webtest.adaptive import REFRESH_S
+
+        cost = recompute_cost(out[True]["ratings"])
+        print(f"adaptive state recomputation over {out[True]['ratings']} ratings that all pass screening: "
+              f"{1000 * cost:.0f} ms, at most once per {REFRESH_S:g} s per worker = {100 * cost / REFRESH_S:.1f} % of "
+              f"one core per worker")
+    if len(out) == 2:
+        print(f"adaptive on / off: {out[True]['rate'] / out[False]['rate']:.2f}x submissions/s, "
+              f"{out[True]['cpu_ms'] / out[False]['cpu_ms']:.2f}x server CPU per submission (same run, same machine)")
+    ok = all(r["ok"] for r in out.values())
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

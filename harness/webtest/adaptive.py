@@ -182,27 +182,55 @@ def choose_items(need: dict[str, float], cat_of: dict[str, str], load: dict[str,
 
 class Controller:
     """Per-process cache of the :class:`StudyState` of one served study (thread-safe; at most one recompute at a
-    time, others keep using the previous state). ``clock``: seconds, monotonic (injectable for simulations)."""
+    time, others keep using the previous state). ``clock``: seconds, monotonic (injectable for simulations).
 
-    def __init__(self, study, db, *, refresh_s: float = REFRESH_S, clock=time.monotonic):
+    ``background=True`` (the server): a stale state is returned at once and recomputed in a background thread, so
+    no request waits for the statistics; with ``max_cpu_share`` (the server: 0.05) the interval stretches so that
+    slow recomputations (large studies) take at most that share of one core. ``background=False``: recompute in the
+    calling thread (simulations, where ``clock`` is simulated time)."""
+
+    def __init__(self, study, db, *, refresh_s: float = REFRESH_S, clock=time.monotonic, background: bool = False,
+                 max_cpu_share: float | None = None):
         self.study, self.db, self.refresh_s, self.clock = study, db, refresh_s, clock
+        self.background, self.max_cpu_share = background, max_cpu_share
         self._state: StudyState | None = None
         self._at = -math.inf
+        self._cost = 0.0
         self._lock = threading.Lock()
         self._version: tuple = ()
         self.recomputes = 0
 
+    def interval(self) -> float:
+        """Seconds between recomputations: ``refresh_s``, longer when one takes more than ``max_cpu_share`` of it."""
+        return max(self.refresh_s, self._cost / self.max_cpu_share if self.max_cpu_share else 0.0)
+
     def state(self, *, force: bool = False) -> StudyState:
-        """The cached state, recomputed when older than ``refresh_s`` (or ``force``)."""
-        stale = force or self._state is None or self.clock() - self._at >= self.refresh_s
-        if stale and self._lock.acquire(blocking=self._state is None or force):
-            try:
-                self._state = self._compute()
-                self._at = self.clock()
-                self.recomputes += 1
-            finally:
-                self._lock.release()
+        """The cached state, recomputed when older than :meth:`interval` (or ``force``)."""
+        stale = force or self._state is None or self.clock() - self._at >= self.interval()
+        if not stale:
+            return self._state
+        first = self._state is None or force
+        if self._lock.acquire(blocking=first):
+            if self.background and not first:
+                threading.Thread(target=self._refresh, daemon=True, name="adaptive-refresh").start()
+            else:
+                self._refresh()
         return self._state
+
+    def _refresh(self) -> None:
+        """Recompute (the caller holds ``_lock``; released here)."""
+        try:
+            t0 = time.perf_counter()
+            self._state = self._compute()
+            self._cost = time.perf_counter() - t0
+            self._at = self.clock()
+            self.recomputes += 1
+        except Exception:  # noqa: BLE001 - keep serving with the previous state; the next request retries
+            log.exception("adaptive study state could not be recomputed")
+            if self._state is None:
+                raise
+        finally:
+            self._lock.release()
 
     def _counts(self, conn) -> tuple[int, int, dict[str, int]]:
         cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)

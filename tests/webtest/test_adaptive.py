@@ -125,7 +125,8 @@ def test_precision_study_stops_itself_and_analyze_confirms(tmp_path, capsys):
     db_url = f"sqlite:///{folder / 'ratings.sqlite'}"
     app = create_app(AppConfig(study_dir=folder, db_url=db_url, secret_key="k", admin_token=ADMIN,
                                rate_limit_per_s=0))
-    app.extensions["mushra"]["adaptive"].refresh_s = 0.0  # evaluate before every new session
+    ctl = app.extensions["mushra"]["adaptive"]
+    ctl.refresh_s, ctl.background, ctl.max_cpu_share = 0.0, False, None  # evaluate before every new session
     client = app.test_client()
     crowd = Crowd(app.extensions["mushra"]["study"], seed=5)
     n = 0
