@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 
 def _open(study_dir: Path, db_path: Path, rater: dict):
-    from harness.webtest.db import create_schema, open_database
+    from harness.ratings.db import create_schema, open_database
     from harness.webtest.study import load_study
     from tests.webtest._crowd import build_crowd_study
 

@@ -124,8 +124,8 @@ def run(args, *, adaptive: bool) -> dict:
     run, so the server steers every new session and recomputes the study state every 5 s per worker."""
     from sqlalchemy import func, select
 
-    from harness.webtest.db import open_database
-    from harness.webtest.models import Rating, Trial
+    from harness.ratings.db import open_database
+    from harness.ratings.models import Rating, Trial
     from tests.webtest._study import build_study
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_webtest_"))

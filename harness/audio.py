@@ -15,8 +15,9 @@ import numpy as np
 import soundfile as sf
 
 from harness.errors import AudioError
+from harness.files import AUDIO_SUFFIXES
 
-SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+SUPPORTED_SUFFIXES = AUDIO_SUFFIXES  # what soundfile reads, plus MP3 (see harness.files)
 SILENCE_DBFS = -70.0  # a file whose RMS is below this is treated as silent
 CLIP_LEVEL = 0.9999
 
@@ -185,7 +186,7 @@ def gain_to_target(audio: np.ndarray, sample_rate: int, *, target_lufs: float, p
     """Linear gain bringing ``audio`` to ``target_lufs``, and its loudness before the gain (LUFS).
 
     The gain is limited so the peak stays at or below ``peak_ceiling_dbfs`` (the peak guard); callers that need
-    equal loudness across an item's stimuli apply one common reduction (see :func:`harness.stimuli`).
+    equal loudness across an item's stimuli apply one common reduction (see :func:`harness.prepare.stimuli`).
     """
     lufs = loudness_lufs(audio, sample_rate)
     if not math.isfinite(lufs):

@@ -9,7 +9,6 @@ Format version :data:`CACHE_FORMAT` is part of every key: a harness with another
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from harness.files import json_sha256
+
 CACHE_FORMAT = 1
 
 
 def cache_key(**parts: Any) -> str:
     """sha256 (hex) of the canonical JSON of ``parts`` (plus the cache format version)."""
-    doc = json.dumps({"cache_format": CACHE_FORMAT, **parts}, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(doc.encode()).hexdigest()
+    return json_sha256({"cache_format": CACHE_FORMAT, **parts})
 
 
 class Cache:

@@ -96,7 +96,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from harness.study import load_study
-    from harness.study_example import write_example
+    from harness.study.example import write_example
 
     if args.file.exists() and not args.force:
         raise HarnessError(f"{args.file} already exists; pass --force to overwrite it")

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from harness.study_rules import MAX_SIGNALS_PER_TRIAL, fmt_kbps
+from harness.vocabulary import MAX_SIGNALS_PER_TRIAL, condition_id
 
 DEMO_OPUS_KBPS = (6.0, 12.0)
 DEMO_PREFERRED_KBPS = 6.0  # other codecs: this rate, or their operating point nearest to it
@@ -79,7 +79,7 @@ def write_demo_study(out: Path) -> Path:
         lines += ["[[items]]", f'id = "{iid}"', f'file = "{path.relative_to(out).as_posix()}"',
                   f'category = "{cat}"', ""]
     for c in demo_conditions():
-        lines += ["[[conditions]]", f'id = "{c["codec"]}_{fmt_kbps(c["kbps"])}kbps"', f'codec = "{c["codec"]}"',
+        lines += ["[[conditions]]", f'id = "{condition_id(c["codec"], c["kbps"])}"', f'codec = "{c["codec"]}"',
                   f"kbps = {c['kbps']:g}"]
         if c["options"]:
             lines += ["options = { " + ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}"

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ManifestError
+from harness.vocabulary import HIDDEN_REFERENCE  # noqa: F401 - re-exported
 
 FORMAT = "mushra-harness/manifest"
 SCHEMA_VERSION = 1
-HIDDEN_REFERENCE = "reference"  # condition id of the hidden reference
 
 
 @dataclasses.dataclass(frozen=True)

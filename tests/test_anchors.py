@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.anchors import make_anchor
+from harness.prepare.anchors import make_anchor
 from harness.errors import AudioError
 from tests.conftest import speechlike
 

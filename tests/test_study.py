@@ -5,7 +5,7 @@ import pytest
 
 from harness.errors import StudyError
 from harness.study import load_study
-from harness.study_example import write_example
+from harness.study.example import write_example
 from tests.study_helpers import ITEMS, OPUS, two_items, write_study
 
 

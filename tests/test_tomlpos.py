@@ -1,4 +1,4 @@
-from harness.tomlpos import KeyLines
+from harness.study.tomlpos import KeyLines
 
 DOC = '''schema_version = 1
 notes = """

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.vocabulary import SCREENING_PRESETS, ScreeningPreset
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=("bs1534", "encodec"), default="bs1534",
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=ScreeningPreset.BS1534.value,
                    help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
@@ -123,6 +124,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
     p.set_defaults(func=_regress)
 
+    p = sub.add_parser("plan", help="raters (and items) a MUSHRA study needs, from pilot ratings or variance "
+                                    "components",
+                       description="Estimate variance components from pilot ratings (or take them as stated) and "
+                                   "print how many raters are needed for a target 95 %% interval half-width and for "
+                                   "the stated power to detect a difference between two conditions.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ratings", metavar="CSV", help="pilot ratings: admin CSV export or webMUSHRA results CSV")
+    src.add_argument("--db", metavar="URL", help="pilot ratings in the web app's database")
+    src.add_argument("--components", metavar="KEY=SD,...",
+                     help="no pilot: stated SDs in MUSHRA points, e.g. rater=8,rater_condition=6,item=6,residual=10")
+    p.add_argument("--study", metavar="DIR", help="prepared study folder (marks codec conditions)")
+    p.add_argument("--half-width", type=float, default=5.0, help="target 95 %% CI half-width (default 5 points)")
+    p.add_argument("--difference", type=float, default=10.0,
+                   help="difference between two conditions to detect, in MUSHRA points (default 10)")
+    p.add_argument("--power", type=float, default=0.8, help="power for --difference (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided test level (default 0.05)")
+    p.add_argument("--comparisons", type=int, default=1,
+                   help="number of comparisons to be Holm-corrected (uses alpha/K; default 1)")
+    p.add_argument("--items", type=int, action="append", metavar="N", dest="n_items",
+                   help="items each rater rates (repeat for several; default: the pilot's count, and 4, 8, 12, 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("report", help="HTML report, curves and tables from evaluation results")
     p.add_argument("results", metavar="RESULTS.json")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -145,7 +169,7 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.webtest.config import default_db_url
+        from harness.ratings.db import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
@@ -213,6 +237,31 @@ def _regress(args) -> int:
     print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
           f"{n_missing} missing cell(s)")
     return 1 if n_reg or n_missing else 0
+
+
+def _plan(args) -> int:
+    from harness.analysis import plan as P
+
+    if args.components:
+        comps, source = P.parse_components(args.components), "stated"
+    else:
+        src = args.ratings or args.db
+        comps, _ = P.components_from_ratings(src, study_dir=args.study)
+        source = f"pilot {src}"
+    items = sorted(set(args.n_items or ([comps.n_items] if comps.n_items else []) + [4, 8, 12, 16]))
+    if any(n < 1 for n in items):
+        raise HarnessError("--items must be at least 1")
+    kw = dict(half_width=args.half_width, difference=args.difference, power=args.power, alpha=args.alpha,
+              comparisons=args.comparisons)
+    rows = P.plan(comps, n_items=items, **kw)
+    if args.json:
+        import dataclasses
+
+        print(json.dumps({"components": dataclasses.asdict(comps), "source": source, "settings": kw,
+                          "rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        print(P.text_report(comps, rows, source=source, **kw))
+    return 0
 
 
 def _report(args) -> int:

@@ -26,11 +26,12 @@ from typing import Any, Iterable
 import pandas as pd
 from tqdm import tqdm
 
+from harness.files import AUDIO_SUFFIXES, file_sha256, scan_audio
+from harness.vocabulary import condition_id
 from harness.analysis.results import (  # noqa: F401  (re-exported)
     FORMAT, SCHEMA_VERSION, EvaluationError, _frame, read_results, write_results,
 )
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,14 +50,6 @@ class Cell:
     metrics: tuple[str, ...] = ()
     metric_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     cache_dir: str | None = None
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- worker side (module globals are per process: one codec/model load per worker) -------------------------
@@ -93,7 +86,7 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
     from harness.analysis.metrics import compute
     from harness.audio import read_audio
 
-    ref_sha = _sha256_file(cell.reference)
+    ref_sha = file_sha256(cell.reference)
     codec = None
     info: dict[str, Any] = {"measured_kbps": cell.measured_kbps, "codec_versions": {}, "codec_settings": {}}
     if cell.degraded is None:
@@ -102,7 +95,7 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
         source_id = {"codec": cell.codec, "kbps": cell.kbps, "settings": info["codec_settings"],
                      "versions": info["codec_versions"]}
     else:
-        source_id = {"degraded_sha256": _sha256_file(cell.degraded)}
+        source_id = {"degraded_sha256": file_sha256(cell.degraded)}
     mopts = dict(cell.metric_options)
     rows, todo = [], []
     cache = Path(cell.cache_dir) if cell.cache_dir else None
@@ -135,7 +128,7 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
         for m in todo:
             r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
             row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
-                   f"{cell.codec}@{cell.kbps:g}", "codec": cell.codec, "kbps": cell.kbps,
+                   condition_id(cell.codec, cell.kbps), "codec": cell.codec, "kbps": cell.kbps,
                    "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
                    "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
                    "codec_versions": info["codec_versions"], "key": keys[m]}
@@ -165,7 +158,7 @@ def item_files(folder: str | Path) -> list[tuple[str, str, Path]]:
     root = Path(folder)
     if not root.is_dir():
         raise EvaluationError(f"{root}: items folder not found")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    files = scan_audio(root)
     if not files:
         raise EvaluationError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
     out = []

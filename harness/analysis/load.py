@@ -1,13 +1,12 @@
 """Load listening-test ratings into the long ratings frame (one row per rating; columns in :data:`COLUMNS`).
 
-Sources: a database URL (through the web app's exporter, imported lazily), our admin CSV export, a webMUSHRA
+Sources: a database URL (through the ratings store, :mod:`harness.ratings.export`, imported lazily), our admin CSV export, a webMUSHRA
 results CSV (``session_test_id, [questionnaire...], trial_id, rating_stimulus, rating_score, rating_time,
 rating_comment``, optionally ``session_uuid``), or a DataFrame already in that shape.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-
-COLUMNS = ("rater", "session", "item", "condition", "score", "trial", "codec", "kbps", "measured_kbps",
-           "category", "kind", "plays", "listen_ms", "submitted_at")
-REQUIRED = ("rater", "item", "condition", "score")
-KINDS = ("reference", "anchor", "codec")
+from harness.vocabulary import CONDITION_KINDS as KINDS
+from harness.vocabulary import RATING_COLUMNS as COLUMNS
+from harness.vocabulary import REQUIRED_RATING_COLUMNS as REQUIRED
+from harness.vocabulary import kind_of, parse_condition_id
 WEBMUSHRA_COLUMNS = ("session_test_id", "trial_id", "rating_stimulus", "rating_score")
 
 
@@ -28,11 +26,7 @@ class RatingsError(HarnessError):
 
 
 def _kind_of(condition: str) -> str:
-    if condition == "reference":
-        return "reference"
-    if condition in ("lp3.5", "lp7"):
-        return "anchor"
-    return "codec"
+    return str(kind_of(condition))
 
 
 def validate_ratings(frame: pd.DataFrame, *, source: str = "ratings") -> pd.DataFrame:
@@ -83,14 +77,14 @@ def validate_ratings(frame: pd.DataFrame, *, source: str = "ratings") -> pd.Data
 
 
 def from_db(url: str, *, study_dir: str | Path | None = None) -> pd.DataFrame:
-    """Ratings from the web app's database (SQLite/PostgreSQL SQLAlchemy URL)."""
+    """Ratings from the ratings store (the web test's SQLite/PostgreSQL database, by SQLAlchemy URL)."""
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         raise RatingsError(f"{url}: no such SQLite database file; pass the web app's database "
                            "(the URL `mushra serve` printed), or use --ratings with a CSV export")
     try:
-        from harness.webtest.export import ratings_frame
+        from harness.ratings.export import ratings_frame
     except ImportError as exc:
-        raise RatingsError(f"reading ratings from a database needs the web app (harness.webtest.export): {exc}"
+        raise RatingsError(f"reading ratings from a database needs the web app (harness.ratings.export): {exc}"
                            ) from exc
     try:
         frame = ratings_frame(url, study_dir=study_dir) if study_dir is not None else ratings_frame(url)
@@ -145,12 +139,7 @@ def from_webmushra(frame: pd.DataFrame, *, source: str = "webMUSHRA CSV") -> pd.
 
 
 def _parse_codec_condition(cond: str) -> tuple[str | None, float]:
-    if _kind_of(cond) != "codec":
-        return None, np.nan
-    m = re.match(r"^(.+?)[_@-]([0-9]+(?:\.[0-9]+)?)(?:kbps|k)?$", cond)
-    if m:
-        return m.group(1), float(m.group(2))
-    return cond, np.nan
+    return parse_condition_id(cond, loose=True)
 
 
 def from_csv(path: str | Path) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.vocabulary import normalize_condition_id
 
 FORMAT = "mushra-harness/evaluation"
 SCHEMA_VERSION = 1
@@ -83,6 +84,7 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise EvaluationError(f"{p}: results schema version {doc.get('schema_version')} is not supported "
                               f"(expects {SCHEMA_VERSION}); re-run `mushra evaluate` with this version")
     df = _frame(doc.get("rows", []))
+    df["condition"] = df["condition"].map(lambda c: normalize_condition_id(c) if isinstance(c, str) else c)
     for col in ("value", "kbps", "measured_kbps"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df, doc

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.vocabulary import LOW_ANCHOR, MID_ANCHOR, ScreeningPreset
 
 _EPS = 1e-12
 
@@ -34,7 +35,7 @@ class ScreeningConfig:
     reference_below: float = 90.0
     reference_max_fraction: float = 0.15
     reference_inclusive: bool = False  # True: exclude when fraction >= max ("at least"), False: when > max
-    anchor: str = "lp7"
+    anchor: str = MID_ANCHOR
     anchor_above: float = 90.0
     anchor_max_fraction: float = 0.15
     anchor_inclusive: bool = False
@@ -58,10 +59,10 @@ class ScreeningConfig:
 
 
 PRESETS: dict[str, ScreeningConfig] = {
-    "bs1534": ScreeningConfig(name="bs1534", citation="ITU-R BS.1534-3 sec. 4.1.2"),
-    "encodec": ScreeningConfig(
-        name="encodec", reference_below=90.0, reference_max_fraction=0.20, reference_inclusive=True,
-        anchor="lp3.5", anchor_above=80.0, anchor_max_fraction=0.50, anchor_inclusive=False,
+    ScreeningPreset.BS1534.value: ScreeningConfig(name=ScreeningPreset.BS1534.value, citation="ITU-R BS.1534-3 sec. 4.1.2"),
+    ScreeningPreset.ENCODEC.value: ScreeningConfig(
+        name=ScreeningPreset.ENCODEC.value, reference_below=90.0, reference_max_fraction=0.20, reference_inclusive=True,
+        anchor=LOW_ANCHOR, anchor_above=80.0, anchor_max_fraction=0.50, anchor_inclusive=False,
         item_exception_fraction=None, citation="Défossez et al. 2022, EnCodec, sec. 4.2"),
 }
 

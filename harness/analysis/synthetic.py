@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness.vocabulary import condition_id
+
 DEFAULT_CODECS = {"opus": (6, 12, 24, 48), "lyra": (3.2, 6, 9.2), "encodec_24khz": (1.5, 3, 6, 12)}
 
 
@@ -24,7 +26,7 @@ def synthetic_ratings(*, n_raters: int = 20, n_items: int = 6, categories=("spee
     for ci, (codec, ladder) in enumerate(sorted(codecs.items())):
         for k in ladder:
             q = float(np.clip(25 + 18 * np.log2(k) - 4 * ci, 5, 95))
-            conds.append((f"{codec}@{k:g}", "codec", codec, float(k), q))
+            conds.append((condition_id(codec, k), "codec", codec, float(k), q))
     items = [(f"item{i:02d}", categories[i % len(categories)]) for i in range(n_items)]
     n_c, n_i = len(conds), len(items)
     rater_idx = np.repeat(np.arange(n_raters), n_i * n_c)
@@ -56,18 +58,19 @@ def clipped_normal_mean(mean, sd, *, low: float = 0.0, high: float = 100.0):
 
     m, s = np.asarray(mean, dtype=np.float64), np.asarray(sd, dtype=np.float64)
     a, b = (low - m) / s, (high - m) / s
-    return (low * norm.cdf(a) + high * norm.sf(b) + m * (norm.cdf(b) - norm.cdf(a))
-            + s * (norm.pdf(a) - norm.pdf(b)))
+    lo_part = low * norm.cdf(a) if math.isfinite(low) else 0.0
+    hi_part = high * norm.sf(b) if math.isfinite(high) else 0.0
+    return lo_part + hi_part + m * (norm.cdf(b) - norm.cdf(a)) + s * (norm.pdf(a) - norm.pdf(b))
 
 
 def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0, 60.0, 75.0, 88.0, 96.0),
                     sd_rater: float = 8.0, sd_rater_condition: float = 6.0, sd_item: float = 6.0,
-                    sd_item_condition: float = 4.0, sd_residual: float = 10.0, n_studies: int = 1, seed: int = 0
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    sd_item_condition: float = 4.0, sd_residual: float = 10.0, n_studies: int = 1, seed: int = 0,
+                    clip: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulated MUSHRA studies with clustered ratings, and the true value of each estimand.
 
     ``score = clip(round(mu_c + rater_r + (rater x condition)_rc + item_i + (item x condition)_ic + e), 0, 100)``,
-    every rater rating every item in every condition. ``n_studies`` independent studies are stacked, study ``k``
+    every rater rating every item in every condition (``clip=False``: unrounded, unclipped linear model). ``n_studies`` independent studies are stacked, study ``k``
     in ``category == "s{k}"`` (rater and item ids unique per study), so one vectorised call analyses them all.
     Returns ``(ratings, truth)``; ``truth`` has per (category, condition) ``true_fixed`` (mean over the study's
     items of the population-of-raters mean, clipping included) and ``true_random`` (over raters and items).
@@ -78,7 +81,7 @@ def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0,
     rater = rng.normal(0, sd_rater, (S, R, 1, 1)) + rng.normal(0, sd_rater_condition, (S, R, 1, C))
     item = rng.normal(0, sd_item, (S, 1, I, 1)) + rng.normal(0, sd_item_condition, (S, 1, I, C))
     x = mu + rater + item + rng.normal(0, sd_residual, (S, R, I, C))
-    score = np.clip(np.round(x), 0, 100)
+    score = np.clip(np.round(x), 0, 100) if clip else x
     s_idx, r_idx, i_idx, c_idx = (a.ravel() for a in np.indices((S, R, I, C)))
     cats = np.char.add("s", np.arange(S).astype(str))
     conds = np.array([f"c{c}" for c in range(C)])
@@ -86,9 +89,10 @@ def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0,
         "r", r_idx.astype(str))), "item": np.char.add(cats[s_idx], np.char.add("i", i_idx.astype(str))),
         "condition": conds[c_idx], "score": score.ravel(), "kind": "codec"})
     sd_within = math.sqrt(sd_rater ** 2 + sd_rater_condition ** 2 + sd_residual ** 2)
-    per_item = clipped_normal_mean(mu + item[:, 0, :, :], sd_within)  # (S, I, C)
+    lim = (0.0, 100.0) if clip else (-np.inf, np.inf)
+    per_item = clipped_normal_mean(mu + item[:, 0, :, :], sd_within, low=lim[0], high=lim[1])  # (S, I, C)
     sd_all = math.sqrt(sd_within ** 2 + sd_item ** 2 + sd_item_condition ** 2)
     truth = pd.DataFrame({"category": np.repeat(cats, C), "condition": np.tile(conds, S),
                           "true_fixed": per_item.mean(axis=1).ravel(),
-                          "true_random": np.tile(clipped_normal_mean(mu, sd_all), S)})
+                          "true_random": np.tile(clipped_normal_mean(mu, sd_all, low=lim[0], high=lim[1]), S)})
     return ratings, truth

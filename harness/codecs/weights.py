@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.codecs.base import CodecUnavailable
 from harness.errors import HarnessError
+from harness.files import file_sha256
 
 # --- Lyra v2 (google/lyra 1.3.2, Apache-2.0) -------------------------------------------------------------------
 LYRA_REPO = "google/lyra"
@@ -73,20 +74,7 @@ def default_dest(name: str) -> Path:
 
 
 # --- hashing ----------------------------------------------------------------------------------------------------
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file; memoised per (path, size, mtime) so repeated loads cost nothing."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
+sha256_file = file_sha256  # memoised per (path, size, mtime): repeated loads cost nothing
 
 
 # --- Lyra -------------------------------------------------------------------------------------------------------

@@ -26,12 +26,11 @@ Everything here is vectorised group-by arithmetic: 1,000,000 ratings take well u
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import numpy as np
 import pandas as pd
 from scipy import stats as sst
+
+from harness.errors import HarnessError  # a plain exception module: no analysis / web-test import
 
 METHODS = {"fixed": "rater-cluster t (raters random, items fixed)",
            "random": "two-way cluster t (raters and items random, Satterthwaite df)"}
@@ -39,7 +38,7 @@ SUMMARY_COLUMNS = ("category", "condition", "n_raters", "n_items", "n_ratings", 
                    "ci_high", "half_width", "method")
 
 
-class InferenceError(ValueError):
+class InferenceError(HarnessError, ValueError):
     """Ratings that cannot be summarised (missing columns, bad options)."""
 
 

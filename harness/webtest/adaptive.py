@@ -29,24 +29,26 @@ import pandas as pd
 from sqlalchemy import text
 
 from harness.sequential import MIN_RATERS, Targets, precision_status, resolve_status
-from harness.study_rules import parse_resolve
+from harness.vocabulary import SessionState, TrialKind, parse_resolve
 from harness.webtest.flow import ApiError
-from harness.webtest.models import utcnow
+from harness.ratings.models import utcnow
 
 log = logging.getLogger(__name__)
 REFRESH_S = 5.0  # seconds between recomputations of the study state (per worker process)
 OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
 
+_MUSHRA, _DONE, _ACTIVE = TrialKind.MUSHRA.value, SessionState.DONE.value, SessionState.ACTIVE.value
 SQL_RATINGS = text(
     "SELECT s.id AS session_id, COALESCE(s.participant_id, s.public_id) AS rater, t.item, r.condition, r.score, "
     "r.plays, r.listen_ms, r.submitted_at FROM ratings r JOIN trials t ON t.id = r.trial_id "
-    "JOIN sessions s ON s.id = t.session_id WHERE t.kind = 'mushra' AND s.screened_out = :no AND s.excluded = :no")
+    f"JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' AND s.screened_out = :no "
+    "AND s.excluded = :no")
 SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
     "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
     "excluded <> :no), (SELECT sum(id) FROM sessions WHERE screened_out <> :no OR excluded <> :no)")
 SQL_RATERS = text(  # finished sessions, and sessions in flight (active within the timeout)
-    "SELECT sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN state = 'active' AND last_seen >= :cutoff THEN 1 ELSE 0 END) FROM sessions "
+    f"SELECT sum(CASE WHEN state = '{_DONE}' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN state = '{_ACTIVE}' AND last_seen >= :cutoff THEN 1 ELSE 0 END) FROM sessions "
     "WHERE screened_out = :no AND excluded = :no")
 
 
@@ -236,8 +238,8 @@ class Controller:
         cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
         fin, flight = conn.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
         rows = conn.execute(text(
-            "SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = 'mushra' "
-            "AND t.submitted_at IS NULL AND s.state = 'active' AND s.last_seen >= :cutoff AND s.screened_out = :no "
+            f"SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' "
+            f"AND t.submitted_at IS NULL AND s.state = '{_ACTIVE}' AND s.last_seen >= :cutoff AND s.screened_out = :no "
             "AND s.excluded = :no GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
         cat_of, _ = _layout(self.study)
         pending: dict[str, int] = {}

@@ -14,10 +14,11 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
 from sqlalchemy import select
 
 from harness.webtest.config import ADMIN_TOKEN_ENV
-from harness.webtest.export import ratings_frame, sessions_frame
+from harness.ratings.export import ratings_frame, sessions_frame
 from harness.webtest.flow import item_load
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.models import Rating, Session, Trial
 from harness.webtest.security import csrf_ok, csrf_token
+from harness.vocabulary import SessionState, TrialKind
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -81,7 +82,7 @@ def dashboard():
         load = item_load(s, study)
         done: dict[str, int] = {i: 0 for i in study.items}
         for item, in s.execute(select(Trial.item).join(Session)
-                               .where(Trial.kind == "mushra", Trial.submitted_at.is_not(None),
+                               .where(Trial.kind == TrialKind.MUSHRA, Trial.submitted_at.is_not(None),
                                       Session.screened_out.is_(False), Session.excluded.is_(False))):
             done[item] = done.get(item, 0) + 1
         scores: dict[str, list[float]] = {}
@@ -91,8 +92,8 @@ def dashboard():
         sessions = list(s.scalars(select(Session).order_by(Session.id.desc()).limit(200)))
         rows = [{"id": x.public_id, "rater": x.participant_id or "", "platform": x.platform, "state": x.state,
                  "excluded": x.excluded, "screened_out": x.screened_out, "last_seen": x.last_seen,
-                 "done": sum(t.submitted_at is not None for t in x.trials if t.kind == "mushra"),
-                 "total": sum(t.kind == "mushra" for t in x.trials)} for x in sessions]
+                 "done": sum(t.submitted_at is not None for t in x.trials if t.kind == TrialKind.MUSHRA),
+                 "total": sum(t.kind == TrialKind.MUSHRA for t in x.trials)} for x in sessions]
     conds = []
     for c in study.manifest.conditions:
         v = scores.get(c.id, [])
@@ -107,7 +108,7 @@ def dashboard():
         adaptive_view = adaptive_dashboard(ctl.fresh(plan=True))
     return render_template("admin.html", study=study, items=items, conds=conds, sessions=rows, adaptive=adaptive_view,
                            target=study.settings.ratings_per_item, csrf=csrf_token(),
-                           n_sessions=len(rows), n_done=sum(r["state"] == "done" for r in rows),
+                           n_sessions=len(rows), n_done=sum(r["state"] == SessionState.DONE for r in rows),
                            n_screened=sum(r["screened_out"] for r in rows),
                            n_excluded=sum(r["excluded"] for r in rows))
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from harness.webtest import flow, steps
 from harness.webtest.flow import ApiError
+from harness.vocabulary import TrialKind
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -86,7 +87,7 @@ def session_status(token: str):
     study, db = _ctx()
     with db.Read() as s:
         sess = flow.get_session(s, token)
-        mushra = [t for t in sess.trials if t.kind == "mushra"]
+        mushra = [t for t in sess.trials if t.kind == TrialKind.MUSHRA]
         return jsonify({"state": sess.state, "screened_out": sess.screened_out,
                         "progress": {"done": sum(t.submitted_at is not None for t in mushra),
                                      "total": len(mushra)}})

@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from harness.webtest.config import AppConfig
-from harness.webtest.db import create_schema, open_database
+from harness.ratings.db import create_schema, open_database
 from harness.webtest.flow import ApiError
 from harness.webtest.security import SECURITY_HEADERS, TokenBucket, client_ip, origin_ok
 from harness.webtest.study import load_study

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from harness.webtest import flow, headphone
+from harness.vocabulary import TrialKind
 
 bp = Blueprint("audio", __name__, url_prefix="/audio")
 
@@ -22,7 +23,7 @@ def stimulus(token: str, oid: str):
                 break
             row = next((r for r in trial.stimuli if r[0] == oid), None)
             if row is not None:
-                if trial.kind == "headphone":
+                if trial.kind == TrialKind.HEADPHONE:
                     data = headphone.trial_audio(row[1], row[2], study.sample_rate)
                 else:
                     data = study.wav_bytes(trial.item, row[1])

@@ -10,12 +10,13 @@ import random
 import secrets
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as OrmSession
 
 from harness.webtest import headphone
-from harness.webtest.models import Session, Trial, utcnow
+from harness.ratings.models import Session, Trial, utcnow
 from harness.webtest.study import Study
+from harness.vocabulary import TrialKind
 
 QUESTIONS = (
     {"id": "device", "label": "What did you listen with?", "type": "choice",
@@ -54,7 +55,7 @@ def item_load(s: OrmSession, study: Study) -> dict[str, int]:
     cutoff = utcnow() - dt.timedelta(minutes=study.settings.session_timeout_minutes)
     rows = s.execute(
         select(Trial.item, func.count()).join(Session, Trial.session_id == Session.id)
-        .where(Trial.kind == "mushra", Session.screened_out.is_(False), Session.excluded.is_(False),
+        .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False), Session.excluded.is_(False),
                or_(Trial.submitted_at.is_not(None), Session.last_seen >= cutoff))
         .group_by(Trial.item)).all()
     load = {item: 0 for item in study.items}
@@ -91,7 +92,7 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
             return existing, False
     settings = study.settings
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGN_LOCK_KEY})
+        s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
     load = item_load(s, study)
     rng = random.Random(secrets.randbits(64))
     if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
@@ -107,13 +108,13 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
     trials: list[Trial] = []
     others = [i for i in study.items if i not in items] or list(study.items)
     for t_item in rng.sample(others, min(settings.training_items, len(others))):
-        trials.append(_stimulus_trial(study, "training", t_item, len(trials), rng))
+        trials.append(_stimulus_trial(study, TrialKind.TRAINING, t_item, len(trials), rng))
     if settings.headphone_check:
-        trials.append(Trial(kind="headphone", order_index=len(trials),
+        trials.append(Trial(kind=TrialKind.HEADPHONE, order_index=len(trials),
                             stimuli=[[opaque(), q, a] for q, a in headphone.make_layout(rng)]))
     for item in items:
-        trials.append(_stimulus_trial(study, "mushra", item, len(trials), rng))
-    trials.append(Trial(kind="questionnaire", order_index=len(trials), stimuli=[]))
+        trials.append(_stimulus_trial(study, TrialKind.MUSHRA, item, len(trials), rng))
+    trials.append(Trial(kind=TrialKind.QUESTIONNAIRE, order_index=len(trials), stimuli=[]))
     sess.trials = trials
     s.add(sess)
     return sess, True

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from harness.webtest.config import ADMIN_TOKEN_ENV, AppConfig
-from harness.webtest.db import create_schema, open_database
+from harness.ratings.db import create_schema, open_database
 from harness.webtest.study import load_study
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The hot paths of the JSON API in SQLAlchemy Core: the next step of a session and a validated, idempotent
+"""The hot paths of the JSON API, as statements on the typed models executed on a connection: the next step of a session and a validated, idempotent
 trial submission saved in ONE short write transaction.
 
 Reads and validation happen before the write transaction; the write claims the trial with
@@ -15,49 +15,51 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, bindparam, insert, text
+from sqlalchemy import JSON, Boolean, DateTime, String, bindparam, func, insert, select, update
+from sqlalchemy.orm import aliased
 
 from harness.webtest import headphone
-from harness.webtest.db import Database
+from harness.ratings.db import Database
 from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
-from harness.webtest.models import HeadphoneAnswer, Rating, utcnow
+from harness.ratings.models import HeadphoneAnswer, Rating, Session, Trial, utcnow
 from harness.webtest.study import Study
+from harness.vocabulary import SessionState, TrialKind
 
 R, H = Rating.__table__, HeadphoneAnswer.__table__
 TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen resolution (the abandonment timeout is in minutes)
 
-# Typed text() statements: the same SQL on SQLite and PostgreSQL, with a fraction of the per-call overhead of
-# building expression trees (these run on every API request). Column names come from models.py.
+# Statements built once from the typed models (SQLAlchemy caches their compiled form), the same on SQLite and
+# PostgreSQL; they run on every API request.
 _NOW = bindparam("now", type_=DateTime)
-_HASH = bindparam("hash", type_=String)
-SQL_SESSION = text(
-    "SELECT s.id, s.state, s.screened_out, s.platform, s.last_seen, "
-    "(SELECT count(*) FROM trials t WHERE t.session_id = s.id AND t.kind = 'mushra') AS total, "
-    "(SELECT count(t.submitted_at) FROM trials t WHERE t.session_id = s.id AND t.kind = 'mushra') AS done "
-    "FROM sessions s WHERE s.token = :token").columns(id=Integer, state=String, screened_out=Boolean,
-                                                      platform=String, last_seen=DateTime, total=Integer,
-                                                      done=Integer)
-SQL_NEXT = text("SELECT id, kind, stimuli, reference_id, issued_at FROM trials WHERE session_id = :sid "
-                "AND submitted_at IS NULL ORDER BY order_index LIMIT 1"
-                ).columns(id=Integer, kind=String, stimuli=JSON, reference_id=String, issued_at=DateTime)
-SQL_ISSUE = text("UPDATE trials SET issued_at = :now WHERE id = :tid AND issued_at IS NULL").bindparams(_NOW)
-SQL_TOUCH = text("UPDATE sessions SET last_seen = :now WHERE id = :sid").bindparams(_NOW)
-SQL_TRIAL = text("SELECT t.id, t.session_id, t.kind, t.stimuli, t.issued_at, t.submitted_at, t.payload_hash, "
-                 "s.state FROM trials t JOIN sessions s ON s.id = t.session_id "
-                 "WHERE t.id = :tid AND s.token = :token").columns(
-    id=Integer, session_id=Integer, kind=String, stimuli=JSON, issued_at=DateTime, submitted_at=DateTime,
-    payload_hash=String, state=String)
-SQL_CLAIM = text("UPDATE trials SET submitted_at = :now, payload_hash = :hash, telemetry = :tel, answers = :ans "
-                 "WHERE id = :tid AND submitted_at IS NULL").bindparams(
-    _NOW, _HASH, bindparam("tel", type_=JSON), bindparam("ans", type_=JSON))
-SQL_ISSUE_NEXT = text(  # issue the session's next step in the submission's transaction (saves a write later)
-    "UPDATE trials SET issued_at = :now WHERE issued_at IS NULL AND id = (SELECT id FROM trials "
-    "WHERE session_id = :sid AND submitted_at IS NULL ORDER BY order_index LIMIT 1)").bindparams(_NOW)
-SQL_REMAINING = text("SELECT count(*) FROM trials WHERE session_id = :sid AND submitted_at IS NULL")
-SQL_HASH = text("SELECT payload_hash FROM trials WHERE id = :tid")
-SQL_FINISH = text("UPDATE sessions SET last_seen = :now, state = :state, screened_out = :screened, "
-                  "completed_at = :done WHERE id = :sid").bindparams(
-    _NOW, bindparam("done", type_=DateTime), bindparam("screened", type_=Boolean))
+_MUSHRA_TOTAL = (select(func.count()).where(Trial.session_id == Session.id, Trial.kind == TrialKind.MUSHRA)
+                 .scalar_subquery().label("total"))
+_MUSHRA_DONE = (select(func.count(Trial.submitted_at))
+                .where(Trial.session_id == Session.id, Trial.kind == TrialKind.MUSHRA).scalar_subquery().label("done"))
+SQL_SESSION = select(Session.id, Session.state, Session.screened_out, Session.platform, Session.last_seen,
+                     _MUSHRA_TOTAL, _MUSHRA_DONE).where(Session.token == bindparam("token"))
+SQL_NEXT = (select(Trial.id, Trial.kind, Trial.stimuli, Trial.reference_id, Trial.issued_at)
+            .where(Trial.session_id == bindparam("sid"), Trial.submitted_at.is_(None))
+            .order_by(Trial.order_index).limit(1))
+SQL_ISSUE = update(Trial).where(Trial.id == bindparam("tid"), Trial.issued_at.is_(None)).values(issued_at=_NOW)
+SQL_TOUCH = update(Session).where(Session.id == bindparam("sid")).values(last_seen=_NOW)
+SQL_TRIAL = (select(Trial.id, Trial.session_id, Trial.kind, Trial.stimuli, Trial.issued_at, Trial.submitted_at,
+                    Trial.payload_hash, Session.state).join(Session, Session.id == Trial.session_id)
+             .where(Trial.id == bindparam("tid"), Session.token == bindparam("token")))
+SQL_CLAIM = (update(Trial).where(Trial.id == bindparam("tid"), Trial.submitted_at.is_(None))
+             .values(submitted_at=_NOW, payload_hash=bindparam("hash", type_=String),
+                     telemetry=bindparam("tel", type_=JSON), answers=bindparam("ans", type_=JSON)))
+_NEXT_OPEN = aliased(Trial)
+SQL_ISSUE_NEXT = (  # issue the session's next step in the submission's transaction (saves a write later)
+    update(Trial).where(Trial.issued_at.is_(None), Trial.id == (
+        select(_NEXT_OPEN.id).where(_NEXT_OPEN.session_id == bindparam("sid"), _NEXT_OPEN.submitted_at.is_(None))
+        .order_by(_NEXT_OPEN.order_index).limit(1).scalar_subquery())).values(issued_at=_NOW))
+SQL_REMAINING = (select(func.count()).select_from(Trial)
+                 .where(Trial.session_id == bindparam("sid"), Trial.submitted_at.is_(None)))
+SQL_HASH = select(Trial.payload_hash).where(Trial.id == bindparam("tid"))
+SQL_FINISH = (update(Session).where(Session.id == bindparam("sid"))
+              .values(last_seen=_NOW, state=bindparam("new_state", type_=Session.__table__.c.state.type),
+                      screened_out=bindparam("screened", type_=Boolean),
+                      completed_at=bindparam("done", type_=DateTime)))
 
 
 class _Raced(Exception):
@@ -84,7 +86,7 @@ def next_step(db: Database, study: Study, token: str, *, audio_url) -> dict[str,
     with db.reader.connect() as conn:
         sess = _session(conn, token)
         trial = None
-        if sess.state == "active":
+        if sess.state == SessionState.ACTIVE:
             trial = conn.execute(SQL_NEXT, {"sid": sess.id}).first()
     now = utcnow()
     if (trial is not None and trial.issued_at is None) or now - sess.last_seen > TOUCH_EVERY:
@@ -96,15 +98,15 @@ def next_step(db: Database, study: Study, token: str, *, audio_url) -> dict[str,
         return done_step(study, sess)
     out: dict[str, Any] = {"kind": trial.kind, "trial": trial.id,
                            "progress": {"done": sess.done, "total": sess.total}}
-    if trial.kind in ("training", "mushra"):
+    if trial.kind in (TrialKind.TRAINING, TrialKind.MUSHRA):
         rules = study.settings
         out.update(reference=audio_url(trial.reference_id),
                    stimuli=[{"id": oid, "url": audio_url(oid)} for oid, _ in trial.stimuli],
                    sample_rate=study.sample_rate,
                    rules={"require_all_played": rules.require_all_played,
-                          "require_one_at_100": rules.require_one_at_100 and trial.kind == "mushra",
+                          "require_one_at_100": rules.require_one_at_100 and trial.kind == TrialKind.MUSHRA,
                           "min_loop_ms": 500})
-    elif trial.kind == "headphone":
+    elif trial.kind == TrialKind.HEADPHONE:
         out.update(tests=[{"id": row[0], "url": audio_url(row[0])} for row in trial.stimuli], choices=[1, 2, 3],
                    sample_rate=study.sample_rate, pass_min_correct=headphone.PASS_MIN_CORRECT)
     else:
@@ -132,13 +134,13 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
         return _replay(trial.id, trial.payload_hash, digest)
     if trial.issued_at is None:
         raise ApiError(409, "not_issued", f"trial {trial.id} has not been issued yet; GET .../next first")
-    if trial.state != "active":
+    if trial.state != SessionState.ACTIVE:
         raise ApiError(409, "session_closed", f"this session is {trial.state}")
     now = utcnow()
     ratings, hp_rows, screened = [], [], False
-    if trial.kind in ("mushra", "training"):
+    if trial.kind in (TrialKind.MUSHRA, TrialKind.TRAINING):
         ratings = _ratings(study, trial, body, tel, now)
-    elif trial.kind == "headphone":
+    elif trial.kind == TrialKind.HEADPHONE:
         hp_rows, screened = _headphone(trial.session_id, trial, body)
     else:
         _questionnaire(body)
@@ -146,7 +148,7 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
         with db.write() as conn:  # one transaction per submitted trial
             claimed = conn.execute(SQL_CLAIM, {
                 "now": now, "hash": digest, "tel": tel, "tid": trial.id,
-                "ans": body if trial.kind in ("headphone", "questionnaire") else None})
+                "ans": body if trial.kind in (TrialKind.HEADPHONE, TrialKind.QUESTIONNAIRE) else None})
             if claimed.rowcount != 1:
                 raise _Raced
             if ratings:
@@ -154,13 +156,13 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
             if hp_rows:
                 conn.execute(insert(H), hp_rows)
             if screened:
-                state, done = "screened_out", None
+                state, done = SessionState.SCREENED_OUT, None
             elif not conn.execute(SQL_REMAINING, {"sid": trial.session_id}).scalar():
-                state, done = "done", now
+                state, done = SessionState.DONE, now
             else:
-                state, done = "active", None
+                state, done = SessionState.ACTIVE, None
                 conn.execute(SQL_ISSUE_NEXT, {"now": now, "sid": trial.session_id})
-            conn.execute(SQL_FINISH, {"now": now, "state": state, "screened": screened, "done": done,
+            conn.execute(SQL_FINISH, {"now": now, "new_state": state, "screened": screened, "done": done,
                                       "sid": trial.session_id})
     except _Raced:
         with db.reader.connect() as conn:
@@ -176,7 +178,7 @@ def _replay(trial_id: int, saved_hash: str | None, digest: str) -> dict[str, Any
 
 
 def _canonical(kind: str, payload: dict[str, Any]) -> tuple[str, Any]:
-    body = payload.get("answers") if kind in ("headphone", "questionnaire") else payload.get("ratings", {})
+    body = payload.get("answers") if kind in (TrialKind.HEADPHONE, TrialKind.QUESTIONNAIRE) else payload.get("ratings", {})
     return hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest(), body
 
 
@@ -202,7 +204,7 @@ def _ratings(study: Study, trial, ratings: Any, tel: dict, now) -> list[dict[str
     if unknown:
         raise ApiError(422, "unknown_stimuli", f"ratings for stimuli not issued in this trial: {sorted(unknown)}")
     scores = {oid: _number(v, f"stimulus {oid}") for oid, v in ratings.items()}
-    if trial.kind == "training":
+    if trial.kind == TrialKind.TRAINING:
         return []  # training ratings are optional and never stored as ratings
     missing = set(issued) - set(scores)
     if missing:

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from harness.errors import ManifestError
 from harness.manifest import Manifest, load_manifest
-from harness.webtest.config import RaterSettings
+from harness.vocabulary import MIN_SIGNALS_PER_TRIAL, RaterSettings, resolve_condition_problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +47,16 @@ class Study:
 def load_study(study_dir: str | Path) -> Study:
     """Load and check a prepared study for serving (files present, <= 12 signals per trial, equal lengths)."""
     manifest, folder = load_manifest(study_dir)
-    settings = RaterSettings.from_manifest(manifest)
+    settings = rater_settings(manifest)
     if not manifest.items:
         raise ManifestError(f"{folder}: the study has no items; add items to the study file and re-run prepare")
     conditions: dict[str, tuple[str, ...]] = {}
     frames: dict[str, int] = {}
     for item in manifest.items:
         conds = tuple(s.condition for s in manifest.stimuli_for(item.id))
-        if len(conds) < 2:
-            raise ManifestError(f"item {item.id!r} has {len(conds)} stimuli; a MUSHRA trial needs at least 2")
+        if len(conds) < MIN_SIGNALS_PER_TRIAL:
+            raise ManifestError(f"item {item.id!r} has {len(conds)} stimuli; a MUSHRA trial needs at least "
+                                f"{MIN_SIGNALS_PER_TRIAL}")
         if len(conds) > settings.max_signals_per_trial:
             raise ManifestError(
                 f"item {item.id!r} has {len(conds)} signals (hidden reference and anchors included); ITU-R "
@@ -76,6 +77,22 @@ def load_study(study_dir: str | Path) -> Study:
         frames[item.id] = max(lengths.values())
     return Study(manifest=manifest, folder=folder, settings=settings, items=tuple(i.id for i in manifest.items),
                  conditions=conditions, frames=frames)
+
+
+def rater_settings(manifest: Manifest) -> RaterSettings:
+    """The manifest's ``rater`` table with every default applied, checked as the study parser checks it."""
+    n_items = len(manifest.items)
+    try:
+        s = RaterSettings.from_mapping(manifest.rater or {}).resolved(n_items=n_items,
+                                                                     study_hash=manifest.study_hash)
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"malformed [rater] settings ({exc})") from exc
+    for _key, msg in s.problems(n_items=n_items):
+        raise ManifestError(f"manifest.json rater settings: {msg}")
+    msg = resolve_condition_problem(s.resolve, {c.id for c in manifest.conditions})
+    if msg:
+        raise ManifestError(f"manifest.json rater settings: {msg}")
+    return s
 
 
 @functools.lru_cache(maxsize=48)

@@ -1,12 +1,12 @@
-"""The database loader goes through the web app's exporter (``harness.webtest.export.ratings_frame``)."""
+"""The database loader goes through the web app's exporter (``harness.ratings.export.ratings_frame``)."""
 
 import pytest
 
 from harness.analysis.load import RatingsError, load_ratings
 from harness.cli import main
 
-webtest = pytest.importorskip("harness.webtest.db")
-models = pytest.importorskip("harness.webtest.models")
+webtest = pytest.importorskip("harness.ratings.db")
+models = pytest.importorskip("harness.ratings.models")
 
 
 def _fill(url: str) -> None:

@@ -152,7 +152,7 @@ def _trial_stimuli(db, trial_id: int) -> dict:
     """Server-side truth of a trial (which condition hides behind each opaque id): the simulated rater's ears."""
     from sqlalchemy import select
 
-    from harness.webtest.models import Trial
+    from harness.ratings.models import Trial
 
     with db.Read() as s:
         t = s.scalar(select(Trial).where(Trial.id == trial_id))

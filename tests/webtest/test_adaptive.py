@@ -44,7 +44,7 @@ def test_adaptive_settings_reach_the_manifest(tmp_path):
     rater = 'precision = 4.5\nmax_raters = 80\nequivalence_margin = 3\nresolve = ["opus_12kbps  vs opus_6kbps"]'
     s = load_study(write_study(tmp_path, ITEMS + OPUS + "\n[rater]\n" + rater + "\n", items=two_items()))
     r = s.rater_dict()
-    assert (r["precision"], r["max_raters"], r["resolve"], r["decision_error"]) == (
+    assert (r["precision"], r["max_raters"], list(r["resolve"]), r["decision_error"]) == (
         4.5, 80, ["opus_12kbps vs opus_6kbps"], 0.05)
 
 

@@ -9,7 +9,7 @@ import re
 import pandas as pd
 
 from harness.webtest import create_app
-from harness.webtest.export import RATING_COLUMNS, ratings_frame
+from harness.ratings.export import RATING_COLUMNS, ratings_frame
 from tests.webtest.conftest import ADMIN, Rater, make_config
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.models import Rating, Session, Trial
 from tests.webtest.conftest import Rater
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 from sqlalchemy import select, update
 
 from harness.webtest import create_app, flow
-from harness.webtest.models import HeadphoneAnswer, Session, Trial
+from harness.ratings.models import HeadphoneAnswer, Session, Trial
 from tests.webtest._study import build_study
 from tests.webtest.conftest import Rater, correct_headphone_answers, make_config
 
@@ -77,5 +77,5 @@ def test_headphone_check_pass_and_screen_out(tmp_path):
     with app.extensions["mushra"]["db"].Read() as s:
         answers = list(s.scalars(select(HeadphoneAnswer)))
         assert sum(a.answer == a.correct for a in answers) == 6 + 1
-    frame = __import__("harness.webtest.export", fromlist=["x"]).sessions_frame(app.extensions["mushra"]["config"].db_url)
+    frame = __import__("harness.ratings.export", fromlist=["x"]).sessions_frame(app.extensions["mushra"]["config"].db_url)
     assert list(frame.sort_values("rater")["headphone_correct"]) == [1, 6]

@@ -73,7 +73,7 @@ def test_opaque_ids_unique_and_order_randomised(client):
             step = r.next()
         # identify the hidden reference only through the server's own database mapping
         with client.application.extensions["mushra"]["db"].Read() as s:
-            from harness.webtest.models import Trial
+            from harness.ratings.models import Trial
 
             issued = s.get(Trial, step["trial"]).stimuli
         orders.add(tuple(c for _, c in issued))

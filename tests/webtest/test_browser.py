@@ -14,7 +14,7 @@ import soundfile as sf
 from sqlalchemy import select
 
 from harness.webtest import create_app
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.models import Rating, Session, Trial
 from tests.webtest._study import build_study
 from tests.webtest.conftest import LiveServer, make_config
 

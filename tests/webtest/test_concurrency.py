@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from harness.webtest import create_app
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.models import Rating, Session, Trial
 from tests.webtest._study import build_study
 from tests.webtest.conftest import HttpClient, LiveServer, Rater, make_config
 

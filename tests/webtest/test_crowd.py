@@ -9,7 +9,7 @@ import io
 import numpy as np
 import soundfile as sf
 
-from harness.webtest.export import ratings_frame
+from harness.ratings.export import ratings_frame
 from tests.webtest._study import CONDITIONS
 from tests.webtest.conftest import Rater
 

@@ -15,7 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.webtest import create_app
-from harness.webtest.export import ratings_frame
+from harness.ratings.export import ratings_frame
 from tests.webtest._study import build_study
 from tests.webtest.conftest import HttpClient, Rater, make_config
 
@@ -66,7 +66,7 @@ def test_serve_errors_are_clear(tmp_path, capsys):
     other = build_study(tmp_path / "o", study_name="another", rater={"trials_per_rater": 1})
     db = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     create_app(make_config(other, db)).extensions["mushra"]["db"].dispose()
-    from harness.webtest.db import DatabaseError
+    from harness.ratings.db import DatabaseError
 
     with pytest.raises(DatabaseError, match="another study"):
         create_app(make_config(study, db))

@@ -6,7 +6,6 @@ run never leaves a truncated checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 
 from harness.codecs.base import CodecUnavailable
+from harness.files import file_sha256  # noqa: F401 - re-exported
 from harness.codecs.soundstream.model import SoundStream, SoundStreamConfig
 
 TRAIN_FORMAT = "soundstream-train/1"
@@ -67,14 +67,6 @@ def export_generator(train_ckpt: str | Path, out: str | Path, *, half: bool = Tr
     }
     atomic_save(meta, out)
     return meta
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_generator(path: str | Path, *, device: str = "cpu") -> tuple[SoundStream, dict[str, Any]]:

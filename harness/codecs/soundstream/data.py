@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.audio import SUPPORTED_SUFFIXES, read_audio, resample
+from harness.files import scan_audio
 from harness.errors import HarnessError
 
 CACHE_FORMAT = "soundstream-data-cache/1"
@@ -27,7 +28,7 @@ def list_audio(folders: list[str | Path]) -> list[Path]:
         d = Path(folder)
         if not d.is_dir():
             raise DataError(f"{d}: not a folder. Pass --data a folder of WAV/FLAC/OGG files.")
-        files += sorted(p for p in d.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
+        files += scan_audio(d)
     if not files:
         raise DataError(f"no audio files ({', '.join(SUPPORTED_SUFFIXES)}) under {', '.join(map(str, folders))}")
     return files

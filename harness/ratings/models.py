@@ -9,14 +9,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from harness.vocabulary import SessionState
 
 SCHEMA_VERSION = 1
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Word(TypeDecorator):
+    """A vocabulary word (:class:`~harness.vocabulary.TrialKind`, :class:`~harness.vocabulary.SessionState`)
+    stored as its plain string value: some drivers (psycopg) would otherwise write an enum's *name*."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(value)
 
 
 class Base(DeclarativeBase):
@@ -41,7 +54,7 @@ class Session(Base):
     crowd: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # STUDY_ID, SESSION_ID, assignmentId...
     device: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     user_agent: Mapped[str] = mapped_column(String(512), default="")
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | done | screened_out
+    state: Mapped[str] = mapped_column(Word, default=SessionState.ACTIVE.value)  # SessionState
     screened_out: Mapped[bool] = mapped_column(Boolean, default=False)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # set by the admin
     assigned_items: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -56,7 +69,7 @@ class Trial(Base):
     __table_args__ = (UniqueConstraint("session_id", "order_index", name="uq_trial_order"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # training | headphone | mushra | questionnaire
+    kind: Mapped[str] = mapped_column(Word)  # TrialKind
     item: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     order_index: Mapped[int] = mapped_column(Integer)
     stimuli: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[opaque, condition-or-answer], ...]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from harness.study_rules import ANCHORS, ID_PATTERN, fmt_kbps
+from harness.vocabulary import ANCHORS, HIDDEN_REFERENCE, ID_PATTERN, condition_id
 
 CONDITION_KEYS = ("id", "codec", "kbps", "options")
 LADDER_KEYS = ("codecs", "kbps", "skip_unsupported", "options")
@@ -56,7 +56,7 @@ def parse_conditions(doc: dict, ctx) -> tuple[list[ConditionSpec], list[dict]]:
                 if not isinstance(options.get(key), str) or not options[key].strip():
                     raise ctx.error(path + ("options",), f"codec 'command' needs options.{key} = \"a command "
                                                          "template\" (see docs/codecs.md)")
-        cid = ctx.get(c, "id", "str", path, f"{codec}_{fmt_kbps(kbps)}kbps")
+        cid = ctx.get(c, "id", "str", path, condition_id(codec, kbps))
         conds.append(ConditionSpec(id=cid, codec=codec, kbps=kbps, options=options, line=ctx.keys.line(*path)))
     if "ladder" in doc:
         lad = ctx.get(doc, "ladder", "table", ())
@@ -73,7 +73,7 @@ def parse_conditions(doc: dict, ctx) -> tuple[list[ConditionSpec], list[dict]]:
             cls = _codec_class(ctx, codec, ("ladder", "codecs"))
             for k in rungs:
                 if cls.bitrates.supports(float(k)):
-                    conds.append(ConditionSpec(id=f"{codec}_{fmt_kbps(k)}kbps", codec=codec, kbps=float(k),
+                    conds.append(ConditionSpec(id=condition_id(codec, k), codec=codec, kbps=float(k),
                                                options=dict(opts.get(codec, {})), line=ctx.keys.line("ladder")))
                 elif skip:
                     skipped.append({"codec": codec, "kbps": float(k), "nearest": cls.bitrates.nearest(float(k)),
@@ -87,7 +87,7 @@ def parse_conditions(doc: dict, ctx) -> tuple[list[ConditionSpec], list[dict]]:
         raise ctx.error(("conditions",), "the study has no conditions; add [[conditions]] tables or a [ladder]")
     seen: set[str] = set()
     for i, c in enumerate(conds):
-        if not ID_PATTERN.match(c.id) or c.id in ("reference", *ANCHORS):
+        if not ID_PATTERN.match(c.id) or c.id in (HIDDEN_REFERENCE, *ANCHORS):
             raise ctx.error(("conditions", i, "id"), f"condition id {c.id!r} must use only letters, digits and "
                                                      ". _ + -, and must not be 'reference', 'lp3.5' or 'lp7'")
         if c.id in seen:

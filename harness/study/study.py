@@ -2,7 +2,7 @@
 settings and rater settings, parsed into frozen dataclasses and validated with line-precise errors
 (``StudyError("study.toml:12: ...")``). Relative paths are relative to the study file.
 
-See ``docs/core.md`` for the reference and :data:`harness.study_example.EXAMPLE` for a commented example.
+See ``docs/core.md`` for the reference and :data:`harness.study.example.EXAMPLE` for a commented example.
 Limits follow ITU-R BS.1534-3: at most 12 signals per trial (hidden reference and anchors included), excerpts of
 about 10 s and at most 12 s.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import hashlib
 import json
 import re
@@ -21,17 +20,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.errors import StudyError
-from harness.study_rules import (
+from harness.files import AUDIO_SUFFIXES, file_sha256, scan_audio  # noqa: F401 - file_sha256 re-exported
+from harness.study.rules import (
     ID_PATTERN, ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater,
-    check_resolve_conditions,
+    resolve_condition_problem,
 )
-from harness.study_conditions import ConditionSpec, parse_conditions
-from harness.tomlpos import KeyLines
+from harness.study.conditions import ConditionSpec, parse_conditions
+from harness.study.tomlpos import KeyLines
 
 __all__ = ["Study", "ItemSpec", "ConditionSpec", "RaterSettings", "load_study", "file_sha256", "SCHEMA_VERSION",
            "ANCHORS", "CATEGORIES", "MAX_SIGNALS_PER_TRIAL"]
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 TOP_KEYS = ("schema_version", "name", "sample_rate", "channels", "loudness_lufs", "peak_ceiling_dbfs",
             "excerpt_seconds", "fade_ms", "anchors", "items", "items_dir", "conditions", "ladder", "rater")
 ITEM_KEYS = ("id", "file", "start", "duration", "category")
@@ -95,21 +94,6 @@ class Study:
     def rater_dict(self) -> dict[str, Any]:
         """Rater settings with every default filled in (codes derived from the study hash)."""
         return self.rater.filled(n_items=len(self.items), study_hash=self.hash())
-
-
-@functools.lru_cache(maxsize=4096)
-def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 (hex) of a file's bytes (memoised on path, mtime and size)."""
-    st = Path(path).stat()
-    return _sha256_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
 class _Ctx:
@@ -204,7 +188,7 @@ def load_study(path: str | Path) -> Study:
                                f"{len(conditions)} conditions) exceed the maximum of {rater.max_signals_per_trial} "
                                "(ITU-R BS.1534-3 allows at most 12). Split the conditions into several studies or "
                                "drop some.")
-    problem = check_resolve_conditions(rater.resolve, {c.id for c in conditions} | set(anchors) | {"reference"})
+    problem = resolve_condition_problem(rater.resolve, {c.id for c in conditions} | set(anchors) | {"reference"})
     if problem:
         raise ctx.error(("rater", "resolve"), problem)
     return Study(path=str(p), name=name, sample_rate=sr, channels=channels, items=tuple(items),
@@ -220,9 +204,7 @@ def _items(doc: dict, ctx: _Ctx, base: Path) -> list[ItemSpec]:
         folder = base / ctx.get(doc, "items_dir", "str", ())
         if not folder.is_dir():
             raise ctx.error(("items_dir",), f"items_dir '{doc['items_dir']}' is not a folder (resolved to {folder})")
-        prepared = [m.parent for m in folder.rglob("manifest.json")]  # output of `mushra prepare`: not items
-        for f in sorted(q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()
-                        and not any(p in q.parents for p in prepared)):
+        for f in scan_audio(folder):  # prepared study folders inside are output, not items
             rel = f.relative_to(folder)
             sub = rel.parts[0].lower() if len(rel.parts) > 1 else "other"
             items.append(ItemSpec(id=re.sub(r"[^A-Za-z0-9._+-]", "_", f.stem), file=str(f),

@@ -27,8 +27,9 @@ import math
 import numpy as np
 
 from harness.errors import AudioError
+from harness.vocabulary import ANCHOR_CUTOFF_HZ
 
-ANCHOR_CUTOFFS_HZ = {"lp3.5": 3500.0, "lp7": 7000.0}
+ANCHOR_CUTOFFS_HZ = ANCHOR_CUTOFF_HZ  # BS.1534-3 section 4.1
 STOPBAND_RATIO = 1.125  # stopband edge / cut-off
 STOPBAND_DB = 70.0
 

@@ -7,11 +7,12 @@ import math
 import pandas as pd
 from sqlalchemy import select
 
-from harness.webtest.db import open_database
-from harness.webtest.models import Rating, Session, Trial
+from harness.ratings.db import open_database
+from harness.ratings.models import Rating, Session, Trial
+from harness.vocabulary import RATING_COLUMNS as _RATING_COLUMNS
+from harness.vocabulary import TrialKind, kind_of
 
-RATING_COLUMNS = ["rater", "session", "item", "condition", "score", "trial", "codec", "kbps", "measured_kbps",
-                  "category", "kind", "plays", "listen_ms", "submitted_at"]
+RATING_COLUMNS = list(_RATING_COLUMNS)
 SESSION_COLUMNS = ["session", "rater", "platform", "participant_id", "state", "screened_out", "excluded",
                    "headphone_correct", "created_at", "last_seen", "completed_at", "trials_done", "trials_total",
                    "assigned_items", "user_agent", "device", "crowd", "questionnaire"]
@@ -45,7 +46,7 @@ def ratings_frame(db_url: str, *, study_dir=None, include_excluded: bool = False
         with db.Read() as s:
             q = (select(Rating, Trial, Session).join(Trial, Rating.trial_id == Trial.id)
                  .join(Session, Trial.session_id == Session.id)
-                 .where(Trial.kind == "mushra", Session.screened_out.is_(False))
+                 .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False))
                  .order_by(Session.id, Trial.order_index, Rating.condition))
             if not include_excluded:
                 q = q.where(Session.excluded.is_(False))
@@ -59,7 +60,7 @@ def ratings_frame(db_url: str, *, study_dir=None, include_excluded: bool = False
                     "kbps": _num(getattr(st, "nominal_kbps", None)),
                     "measured_kbps": _num(getattr(st, "measured_kbps", None)),
                     "category": info.get(("item", t.item), ""),
-                    "kind": getattr(st, "kind", None) or _kind(r.condition),
+                    "kind": getattr(st, "kind", None) or str(kind_of(r.condition)),
                     "plays": int(r.plays), "listen_ms": float(r.listen_ms),
                     "submitted_at": r.submitted_at.isoformat(timespec="milliseconds") + "Z"})
     finally:
@@ -73,15 +74,11 @@ def _num(v) -> float:
     return float(v) if v is not None else math.nan
 
 
-def _kind(condition: str) -> str:
-    return "reference" if condition == "reference" else ("anchor" if condition.startswith("lp") else "codec")
-
-
 def sessions_frame(db_url: str) -> pd.DataFrame:
     """One row per session with :data:`SESSION_COLUMNS` (device/crowd/questionnaire as JSON text)."""
     import json
 
-    from harness.webtest.models import HeadphoneAnswer
+    from harness.ratings.models import HeadphoneAnswer
 
     db = open_database(db_url)
     try:
@@ -91,8 +88,8 @@ def sessions_frame(db_url: str) -> pd.DataFrame:
                 hp[a.session_id] = hp.get(a.session_id, 0) + int(a.answer == a.correct)
             rows = []
             for sess in s.scalars(select(Session).order_by(Session.id)):
-                mushra = [t for t in sess.trials if t.kind == "mushra"]
-                quest = next((t.answers for t in sess.trials if t.kind == "questionnaire" and t.answers), {})
+                mushra = [t for t in sess.trials if t.kind == TrialKind.MUSHRA]
+                quest = next((t.answers for t in sess.trials if t.kind == TrialKind.QUESTIONNAIRE and t.answers), {})
                 rows.append({
                     "session": sess.public_id, "rater": sess.participant_id or sess.public_id,
                     "platform": sess.platform, "participant_id": sess.participant_id or "", "state": sess.state,

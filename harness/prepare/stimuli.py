@@ -66,7 +66,7 @@ def render(reference: np.ndarray, sample_rate: int, *, kind: str, anchor: str | 
     if kind == "reference":
         return reference, {}
     if kind == "anchor":
-        from harness.anchors import anchor_filter, make_anchor
+        from harness.prepare.anchors import anchor_filter, make_anchor
 
         return make_anchor(reference, sample_rate, anchor), {"settings": anchor_filter(anchor, sample_rate).describe()}
     from harness.codecs import transcode

@@ -30,8 +30,8 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
     ``parts`` are ``(condition id, kind, cache key)``; the hidden reference's key is the reference excerpt's.
     """
     from harness.audio import write_audio
-    from harness.stimuli import LAG_WARN_MS, align_loudness, correlation_at_lag, residual_lag_ms
-    from harness.study import file_sha256
+    from harness.prepare.stimuli import LAG_WARN_MS, align_loudness, correlation_at_lag, residual_lag_ms
+    from harness.study.study import file_sha256
 
     cache, root = Cache(cache_root), Path(out)
     audio: dict[str, np.ndarray] = {}

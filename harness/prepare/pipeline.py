@@ -27,8 +27,8 @@ from harness.codecs import CodecError, CodecUnavailable, get_codec_class
 from harness.codecs.base import RESAMPLER
 from harness.errors import StudyError
 from harness.manifest import Manifest
-from harness.prepare_items import finalize_item, item_records, write_summary
-from harness.study import Study, file_sha256, load_study
+from harness.prepare.items import finalize_item, item_records, write_summary
+from harness.study.study import Study, file_sha256, load_study
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ class PrepareResult:
 def _render_task(cache_root: str, ref_key: str, out_key: str, sample_rate: int, spec: dict[str, Any],
                  label: dict[str, str]) -> dict:
     """Worker: render one (item, condition) into the cache. Module-level so spawn can import it."""
-    from harness.stimuli import render
+    from harness.prepare.stimuli import render
 
     cache = Cache(cache_root)
     got = cache.get(ref_key)
@@ -65,7 +65,7 @@ def _render_task(cache_root: str, ref_key: str, out_key: str, sample_rate: int, 
 
 def _prepare_codecs(study: Study, skip_unavailable: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Check every codec condition up front; returns ``(specs, skipped)``."""
-    from harness.stimuli import codec_instance
+    from harness.prepare.stimuli import codec_instance
 
     specs, skipped = [], []
     for c in study.conditions:
@@ -101,8 +101,8 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
     """Generate every stimulus of ``study`` into ``out``; see the module docstring."""
     from tqdm import tqdm
 
-    from harness.anchors import anchor_identity
-    from harness.stimuli import reference_excerpt
+    from harness.prepare.anchors import anchor_identity
+    from harness.prepare.stimuli import reference_excerpt
 
     t0 = time.perf_counter()
     if not isinstance(study, Study):
@@ -229,7 +229,7 @@ def prepare(study: Study | str | Path, out: str | Path, *, jobs: int | None = No
 
 def _warm_up() -> None:
     """Worker start-up: import what rendering needs while the parent cuts the excerpts."""
-    import harness.stimuli  # noqa: F401
+    import harness.prepare.stimuli  # noqa: F401
     from harness.codecs import codec_names
 
     codec_names()
@@ -253,7 +253,7 @@ def _item_current(cache: Cache, key: str, out: Path) -> bool:
     got = cache.get(key, with_audio=False)
     if got is None:
         return False
-    from harness.study import file_sha256
+    from harness.study.study import file_sha256
 
     for rel, sha in got[1].get("files", {}).items():
         p = out / rel
