@@ -157,6 +157,18 @@ def main(argv=None) -> int:
             n_fixed.append(fixed_run(tmp, rep, args, rater=rater))
         print(f"  rep {rep}: adaptive {res['raters']} raters ({res['status']})"
               + (f", fixed (oracle) {n_fixed[-1]}" if n_fixed else ""), flush=True)
+    ok = True
+    if args.reps:
+        ok = _report_precision(args, n_adapt, n_fixed, cover, within, stopped)
+    if args.resolve_reps:
+        _resolve(tmp, args)
+    print(f"elapsed {time.time() - t0:.0f} s; load average {load0:.1f} -> {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def _report_precision(args, n_adapt, n_fixed, cover, within, stopped) -> bool:
     a = np.array(n_adapt, dtype=float)
     cov = float(np.mean(cover))
     se = math.sqrt(cov * (1 - cov) / len(cover))
@@ -176,29 +188,28 @@ def main(argv=None) -> int:
               f"{100 * (1 - a.mean() / p90):.0f} % vs the fixed design sized for 90 % success")
     print(f"coverage of the final 95 % intervals: {100 * cov:.1f} % +- {100 * se:.1f} (1 s.e.) over {len(cover)} "
           f"intervals (required 95 +- 2)")
-    if args.resolve_reps:
-        margin, err = 5.0, 0.05
-        rrater = {"trials_per_rater": args.trials_per_rater, "training_items": 0, "max_raters": 2000,
-                  "resolve": ["c24 vs c32", "c12 vs c18"], "equivalence_margin": margin, "decision_error": err}
-        wrong, total, n_res, decisions = 0, 0, [], {}
-        for rep in range(args.resolve_reps):
-            res = adaptive_run(tmp, 1000 + rep, args, rater=rrater, same_as={"c32": "c24"})
-            tr = res["crowd"].truth()
-            for row in res["state"].resolve.itertuples():
-                total += 1
-                wrong += wrong_decision(row, tr, margin)
-                decisions[row.decision] = decisions.get(row.decision, 0) + 1
-            n_res.append(res["raters"])
-            print(f"  resolve rep {rep}: {res['raters']} raters, "
-                  f"{[(r.category, r.a, r.b, r.decision) for r in res['state'].resolve.itertuples()]}", flush=True)
-        print(f"resolve ['c24 vs c32' (a true tie), 'c12 vs c18'] per category, margin +-{margin:g}, "
-              f"decision_error {err:g}: {np.mean(n_res):.1f} raters; wrong decisions {wrong}/{total} = "
-              f"{100 * wrong / max(total, 1):.1f} % (required <= {100 * err:g} %); decisions {decisions}")
-    print(f"elapsed {time.time() - t0:.0f} s; load average {load0:.1f} -> {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} CPUs")
-    ok = abs(cov - 0.95) <= 0.02 + 2 * se
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return abs(cov - 0.95) <= 0.02 + 2 * se
+
+
+def _resolve(tmp: Path, args) -> None:
+    """The resolve study: wrong-decision rate against the simulated truth."""
+    margin, err = 5.0, 0.05
+    rrater = {"trials_per_rater": args.trials_per_rater, "training_items": 0, "max_raters": 2000,
+              "resolve": ["c24 vs c32", "c12 vs c18"], "equivalence_margin": margin, "decision_error": err}
+    wrong, total, n_res, decisions = 0, 0, [], {}
+    for rep in range(args.resolve_reps):
+        res = adaptive_run(tmp, 1000 + rep, args, rater=rrater, same_as={"c32": "c24"})
+        tr = res["crowd"].truth()
+        for row in res["state"].resolve.itertuples():
+            total += 1
+            wrong += wrong_decision(row, tr, margin)
+            decisions[row.decision] = decisions.get(row.decision, 0) + 1
+        n_res.append(res["raters"])
+        print(f"  resolve rep {rep}: {res['raters']} raters, "
+              f"{[(r.category, r.a, r.b, r.decision) for r in res['state'].resolve.itertuples()]}", flush=True)
+    print(f"resolve ['c24 vs c32' (a true tie), 'c12 vs c18'] per category, margin +-{margin:g}, "
+          f"decision_error {err:g}: {np.mean(n_res):.1f} raters; wrong decisions {wrong}/{total} = "
+          f"{100 * wrong / max(total, 1):.1f} % (required <= {100 * err:g} %); decisions {decisions}")
 
 
 if __name__ == "__main__":
