@@ -155,3 +155,54 @@ def test_precision_study_stops_itself_and_analyze_confirms(tmp_path, capsys):
     half = (codec["ci_high"] - codec["ci_low"]) / 2 if "ci_high" in codec else None
     assert half is not None, f"analyze wrote no rater-aware interval columns: {list(summary.columns)}"
     assert (half <= 5.0 + 1e-9).all(), codec[["category", "condition", "ci_low", "ci_high"]]
+
+
+def test_simulated_crowd_adaptive_spends_raters_where_the_noise_is(tmp_path):
+    """Fast version of benchmarks/bench_adaptive.py: the same simulated crowd (music noisier than speech, 15 %
+    careless raters) through the real assignment code, adaptively and with today's balanced assignment. Adaptive
+    stops by itself with every target met and gives music clearly more raters than speech, where balanced
+    assignment splits the same number of raters evenly; its final intervals cover the simulated truth. (The saving
+    in raters is measured over many studies by the benchmark.)"""
+    from harness.inference import rater_aware_summary
+    from harness.ratings.db import create_schema, open_database
+    from harness.webtest.adaptive import Controller, ratings_frame, screen
+    from harness.webtest.study import load_study
+    from tests.webtest._crowd import SimClock, run_crowd
+
+    base = {"trials_per_rater": 3, "training_items": 0}
+    studies = {"adaptive": load_study(build_crowd_study(tmp_path / "a", rater={**base, "precision": 5.0,
+                                                                                "max_raters": 400})),
+               "fixed": load_study(build_crowd_study(tmp_path / "f", rater={**base, "ratings_per_item": 10**5}))}
+    dbs = {k: open_database(f"sqlite:///{tmp_path / (k + '.sqlite')}") for k in studies}
+    for k, st in studies.items():
+        create_schema(dbs[k], study_hash=st.manifest.study_hash)
+
+    def kept(k):
+        with dbs[k].reader.connect() as conn:
+            return screen(ratings_frame(conn, studies[k]), studies[k].settings)[0]
+
+    study, db = studies["adaptive"], dbs["adaptive"]
+    clock = SimClock(2.0)
+    ctl = Controller(study, db, refresh_s=5.0, clock=clock)
+    crowd = Crowd(study, seed=11)
+    n_adaptive = run_crowd(crowd, db, study, adaptive=ctl, concurrency=4, seed=11, clock=clock)
+    assert ctl.fresh(plan=False).status == "every target met"
+    final = kept("adaptive")
+    per_cat = final.groupby("category")["rater"].nunique()
+    assert per_cat["music"] > per_cat["speech"]
+    summary = rater_aware_summary(final[final["kind"] == "codec"])
+    assert (summary["half_width"] <= 5.0).all()
+    truth = crowd.truth(n_raters=20_000)
+    covered = [r.ci_low <= truth[(r.category, r.condition)] <= r.ci_high for r in summary.itertuples()]
+    assert sum(covered) >= 9  # of 12 (95 % each; the benchmark measures coverage over many studies)
+
+    def stop_at_same_count(n_done):
+        return n_done >= n_adaptive
+
+    run_crowd(Crowd(studies["fixed"], seed=11), dbs["fixed"], studies["fixed"], adaptive=None, seed=11,
+              on_finish=stop_at_same_count)
+    balanced = kept("fixed").groupby("category")["rater"].nunique()
+    ratio_adaptive, ratio_balanced = per_cat["music"] / per_cat["speech"], balanced["music"] / balanced["speech"]
+    assert 0.75 < ratio_balanced < 1.33 and ratio_adaptive > ratio_balanced + 0.15, (per_cat, balanced)
+    for d in dbs.values():
+        d.dispose()
