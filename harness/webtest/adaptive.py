@@ -30,6 +30,7 @@ from sqlalchemy import text
 
 from harness.sequential import MIN_RATERS, Targets, precision_status, resolve_status
 from harness.vocabulary import SessionState, TrialKind, parse_resolve
+from harness.webtest import adaptive_share
 from harness.webtest.flow import ApiError
 from harness.ratings.models import utcnow
 
@@ -192,9 +193,9 @@ class Controller:
     calling thread (simulations, where ``clock`` is simulated time)."""
 
     def __init__(self, study, db, *, refresh_s: float = REFRESH_S, clock=time.monotonic, background: bool = False,
-                 max_cpu_share: float | None = None):
+                 max_cpu_share: float | None = None, shared: bool = False):
         self.study, self.db, self.refresh_s, self.clock = study, db, refresh_s, clock
-        self.background, self.max_cpu_share = background, max_cpu_share
+        self.background, self.max_cpu_share, self.shared = background, max_cpu_share, shared
         self._state: StudyState | None = None
         self._at = -math.inf
         self._cost = 0.0
@@ -220,19 +221,41 @@ class Controller:
         return self._state
 
     def _refresh(self) -> None:
-        """Recompute (the caller holds ``_lock``; released here)."""
+        """Recompute, or with ``shared`` take another worker's fresh result (the caller holds ``_lock``; released
+        here)."""
         try:
+            if self.shared and self._take_shared():
+                return
             t0 = time.perf_counter()
             self._state = self._compute()
             self._cost = time.perf_counter() - t0
             self._at = self.clock()
             self.recomputes += 1
+            if self.shared:
+                adaptive_share.publish(self.db, self._state)
         except Exception:  # noqa: BLE001 - keep serving with the previous state; the next request retries
             log.exception("adaptive study state could not be recomputed")
             if self._state is None:
                 raise
         finally:
             self._lock.release()
+
+    def _take_shared(self) -> bool:
+        """True when the shared state is fresh, or another worker is computing it (then the shared or current state
+        is kept); False when this worker claimed the recomputation."""
+        now = utcnow()
+        fresh_after = now - dt.timedelta(seconds=self.interval())
+        shared = adaptive_share.read(self.db, StudyState)
+        if shared is not None and shared.computed_at >= fresh_after:
+            self._state, self._at = shared, self.clock()
+            return True
+        if adaptive_share.claim(self.db, now=now, stale_before=fresh_after):
+            return False
+        if shared is not None or self._state is not None:
+            self._state = shared or self._state
+            self._at = self.clock() - self.interval() / 2  # look again soon
+            return True
+        return False  # first start and nothing shared yet: compute here
 
     def _counts(self, conn) -> tuple[int, int, dict[str, int]]:
         cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
@@ -259,7 +282,7 @@ class Controller:
             version = tuple(conn.execute(SQL_VERSION, {"no": False}).one()) + (finished, in_flight,
                                                                                tuple(sorted(pending.items())))
             if not plan and self._state is not None and version == self._version:
-                return self._state  # nothing changed since the last evaluation
+                return dataclasses.replace(self._state, computed_at=utcnow())  # nothing changed since the last
             frame = ratings_frame(conn, self.study)
         st = evaluate(frame, self.study, finished=finished, in_flight=in_flight, pending=pending, plan=plan)
         if not plan:

@@ -31,7 +31,8 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
     if study.settings.adaptive:  # precision targets: steer and stop (harness.webtest.adaptive)
         from harness.webtest.adaptive import Controller
 
-        app.extensions["mushra"]["adaptive"] = Controller(study, db, background=True, max_cpu_share=0.05)
+        app.extensions["mushra"]["adaptive"] = Controller(study, db, background=True, max_cpu_share=0.05,
+                                                        shared=True)
     app.session_interface = _CookieOnlyForPages()
     if config.trust_proxy:  # X-Forwarded-For/-Proto/-Host from ONE reverse proxy you control
         from werkzeug.middleware.proxy_fix import ProxyFix

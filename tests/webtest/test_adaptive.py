@@ -206,3 +206,30 @@ def test_simulated_crowd_adaptive_spends_raters_where_the_noise_is(tmp_path):
     assert 0.75 < ratio_balanced < 1.33 and ratio_adaptive > ratio_balanced + 0.15, (per_cat, balanced)
     for d in dbs.values():
         d.dispose()
+
+
+def test_workers_share_one_evaluation(tmp_path):
+    """Two worker processes' controllers on one database: the second takes the state the first stored (same
+    numbers, no recomputation of its own) until it goes stale; then exactly one of them recomputes."""
+    from harness.ratings.db import create_schema, open_database
+    from harness.webtest.adaptive import Controller
+    from harness.webtest.study import load_study
+    from tests.webtest._crowd import run_crowd
+
+    study = load_study(build_crowd_study(tmp_path / "s", rater={"trials_per_rater": 3, "training_items": 0,
+                                                                "precision": 5.0, "max_raters": 400}))
+    db = open_database(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    create_schema(db, study_hash=study.manifest.study_hash)
+    run_crowd(Crowd(study, seed=2), db, study, adaptive=None, max_raters=12)
+    first = Controller(study, db, refresh_s=60.0, shared=True)
+    second = Controller(study, db, refresh_s=60.0, shared=True)
+    a, b = first.state(), second.state()
+    assert (first.recomputes, second.recomputes) == (1, 0)
+    pd.testing.assert_frame_equal(a.precision, b.precision)
+    assert a.need == b.need and a.status == b.status and a.finished == b.finished == 12
+    first.refresh_s = second.refresh_s = 1.0
+    import time
+    time.sleep(1.1)  # both stale: the first to ask recomputes, the other takes its fresh result
+    first.state(), second.state()
+    assert (first.recomputes, second.recomputes) == (2, 0)
+    db.dispose()
