@@ -7,7 +7,10 @@ Prints "x realtime" = audio duration / processing time for each path, all taken 
 ``--repeats``), both by wall clock and by this process's CPU time (the CPU-time figure is what one idle core
 would give; on a shared machine the wall-clock one is lower), plus the load average so figures can be judged.
 Streaming here is the NumPy engine (:class:`StreamingCodec`) and PyTorch's own streaming mode; offline is
-``SoundStream.encode`` + ``decode`` on the whole signal.
+``SoundStream.encode`` + ``decode`` on the whole signal. libopus (the harness's ``opus`` adapter: 24 kHz, 20 ms
+frames, complexity 10, VBR; it codes frame by frame, i.e. streaming) is timed on the same signal in the same run
+at 6 kbps and at the same bitrate as each SoundStream row, and every streaming figure is also printed as a ratio
+to libopus at 6 kbps ("x opus"): ratios taken in one run survive a loaded machine better than absolute figures.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ def _signal(seconds: float) -> np.ndarray:
     return (0.3 * x / np.abs(x).max() + 0.003 * rng.standard_normal(t.size)).astype(np.float32)
 
 
+def _opus_round_trip(x: np.ndarray, kbps: float) -> None:
+    from harness.codecs import create_codec
+
+    codec = create_codec("opus", kbps=kbps)
+    codec.decode(codec.encode(x[:, None]))
+
+
 def _best(fn, repeats: int) -> tuple[float, float]:
     wall, cpu = [], []
     for _ in range(repeats):
@@ -66,8 +76,13 @@ def main() -> int:
     print(f"checkpoint {args.checkpoint} (step {meta['step']}), C={cfg.channels} D={cfg.dim} n_q<={cfg.n_q}; "
           f"{dur:g} s of audio; torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}")
     print(f"algorithmic latency: {lat} samples = {lat_ms:.1f} ms (one frame)")
-    print("| path | n_q (kbps) | x realtime (wall) | x realtime (CPU time) |")
-    print("|---|---|---|---|")
+    opus = {kb: _best(lambda kb=kb: _opus_round_trip(x, kb), args.repeats) for kb in (6.0, 18.0)}
+    ow, oc = (dur / t for t in opus[6.0])
+    print("| path | n_q (kbps) | x realtime (wall) | x realtime (CPU time) | x opus 6 kbps (wall / CPU) |")
+    print("|---|---|---|---|---|")
+    for kb, (w, c) in opus.items():
+        print(f"| libopus encode+decode, 20 ms frames (streaming) | - ({kb:g}) | {dur / w:.1f} | {dur / c:.1f} | "
+              f"{dur / w / ow:.2f} / {dur / c / oc:.2f} |")
     for n_q in (2, 8, 24):
         kb = cfg.kbps(n_q)
         codec = StreamingCodec(model, n_q=n_q)
@@ -77,14 +92,15 @@ def main() -> int:
             codec.process(x)
 
         w, c = _best(stream, args.repeats)
-        print(f"| streaming, NumPy engine, 320-sample frames | {n_q} ({kb:g}) | {dur / w:.1f} | {dur / c:.1f} |")
+        print(f"| streaming, NumPy engine, 320-sample frames | {n_q} ({kb:g}) | {dur / w:.1f} | {dur / c:.1f} | "
+              f"{dur / w / ow:.2f} / {dur / c / oc:.2f} |")
 
         def offline() -> None:
             with torch.inference_mode():
                 model.decode(model.encode(torch.from_numpy(x)[None, None], n_q))
 
         w, c = _best(offline, args.repeats)
-        print(f"| offline, PyTorch, whole signal | {n_q} ({kb:g}) | {dur / w:.1f} | {dur / c:.1f} |")
+        print(f"| offline, PyTorch, whole signal | {n_q} ({kb:g}) | {dur / w:.1f} | {dur / c:.1f} | - |")
     tm = load_generator(args.checkpoint)[0]
     tm.set_streaming(True)
     frames = torch.from_numpy(x[: (x.shape[0] // cfg.hop) * cfg.hop]).reshape(-1, 1, 1, cfg.hop)
@@ -96,7 +112,8 @@ def main() -> int:
                 tm.decode(tm.encode(f, 8))
 
     w, c = _best(torch_stream, 1)
-    print(f"| streaming, PyTorch streaming mode | 8 (6) | {dur / w:.1f} | {dur / c:.1f} |")
+    print(f"| streaming, PyTorch streaming mode | 8 (6) | {dur / w:.1f} | {dur / c:.1f} | "
+          f"{dur / w / ow:.2f} / {dur / c / oc:.2f} |")
     return 0
 
 

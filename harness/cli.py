@@ -37,10 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command in sub.choices.values():  # --quiet everywhere: no progress bars (they are never drawn into pipes)
+        if "--quiet" not in command._option_string_actions:
+            command.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from harness.progress import install_warning_format
+
+    install_warning_format()  # warnings print as one readable line, without source lines
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
@@ -53,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; completed work is kept, re-run to continue", file=sys.stderr)
+        print("\ninterrupted; completed work is kept, re-run to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mushra ... | head`
+        return 0
     return int(rc or 0)
 
 

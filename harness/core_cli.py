@@ -6,11 +6,11 @@ import argparse
 import inspect
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.options import parse_options  # noqa: F401 - the one --option parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,18 +80,6 @@ def _kbps_list(text: str) -> list[float]:
     return vals
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["vbr=false", "application=voip"]`` -> ``{"vbr": False, "application": "voip"}`` (TOML literals)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise HarnessError(f"--option {pair!r}: write it as KEY=VALUE, e.g. --option vbr=false")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {val.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = val.strip()
-    return out
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -115,7 +103,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise HarnessError("--jobs must be at least 1")
     res = prepare(args.study, args.out, jobs=args.jobs, force=args.force, skip_unavailable=args.skip_unavailable,
-                  progress=not args.quiet and sys.stderr.isatty())
+                  progress=not args.quiet)
     s, m = res.stats, res.manifest
     print(f"{len(m.stimuli)} stimuli ({len(m.items)} items x {len(m.conditions)} signals) in {res.folder} "
           f"in {s.seconds:.1f} s: {s.codec_runs} rendered, {s.cache_hits} from cache, {s.jobs} jobs")
@@ -140,7 +128,11 @@ def codec_table(ladder: list[float] | None = None) -> list[dict[str, Any]]:
                "bitrate_range": list(cls.bitrates.range) if cls.bitrates.range else None,
                "usable": bool(ok), "reason": reason}
         if ladder is not None:
+            from harness.codecs.ladder import cell_reasons
+
             row["ladder"] = {f"{k:g}": cls.bitrates.supports(k) for k in ladder}
+            row["ladder_empty_because"] = {k: v for k, v in cell_reasons(cls, ladder, usable=bool(ok),
+                                                                          reason=reason).items() if v}
         rows.append(row)
     return rows
 
@@ -152,10 +144,15 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         return 0
     if args.ladder is not None:
         head = ["codec"] + [f"{k:g}" for k in args.ladder] + ["usable"]
-        body = [[r["name"]] + ["yes" if r["ladder"][f"{k:g}"] else "-" for k in args.ladder] +
-                ["yes" if r["usable"] else "no"] for r in rows]
+        body = [[r["name"]] + [("yes" if r["usable"] else "(yes)") if r["ladder"][f"{k:g}"] else "-"
+                               for k in args.ladder] + ["yes" if r["usable"] else "no"] for r in rows]
         _print_table(head, body)
-        print("\ncells: yes = the codec has that operating point (kbps); - = it cannot run there")
+        print("\ncells: yes = the codec has that operating point (kbps) and runs here; (yes) = it has it but cannot "
+              "run here; - = it has no such operating point\nwhy each cell is not 'yes':")
+        for r in rows:
+            for k, why in r["ladder_empty_because"].items():
+                print(f"  {r['name']} @ {k} kbps: {why}")
+        return 0
     else:
         head = ["codec", "rates (Hz)", "channels", "bitrates", "usable"]
         body = [[r["name"], "/".join(map(str, r["sample_rates"])), "/".join(map(str, r["channels"])), r["bitrates"],
@@ -200,4 +197,5 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run_demo
 
-    return run_demo(args.out, serve=not args.no_serve, host=args.host, port=args.port, jobs=args.jobs)
+    return run_demo(args.out, serve=not args.no_serve, host=args.host, port=args.port, jobs=args.jobs,
+                    progress=not args.quiet)

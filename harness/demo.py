@@ -91,8 +91,8 @@ def write_demo_study(out: Path) -> Path:
     return study
 
 
-def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 5000, jobs: int | None = None
-             ) -> int:
+def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: int = 5000, jobs: int | None = None,
+             progress: bool = True) -> int:
     from harness.prepare import prepare
 
     out = Path(out).resolve()
@@ -102,7 +102,7 @@ def run_demo(out: Path, *, serve: bool = True, host: str = "127.0.0.1", port: in
     stim = out / "stimuli-dir"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # prepare's warnings are recorded in the manifest and summary
-        res = prepare(study, stim, jobs=jobs, skip_unavailable=True, progress=sys.stderr.isatty())
+        res = prepare(study, stim, jobs=jobs, skip_unavailable=True, progress=progress)
     print(f"prepared {len(res.manifest.stimuli)} stimuli in {res.stats.seconds:.1f} s -> {stim}")
     if serve and sys.stdout.isatty():
         try:

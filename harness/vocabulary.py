@@ -135,6 +135,11 @@ class RaterSettings:
     completion_code: str | None = None  # default: derived from the study hash
     screened_out_code: str | None = None  # default: derived from the study hash
     max_signals_per_trial: int = MAX_SIGNALS_PER_TRIAL
+    allow_direct: bool = True  # False: only crowd links (Prolific/MTurk ids) may start a session
+    require_full_listening: bool = False  # True: reject (not just flag) trials submitted without listening evidence
+    min_listen_fraction: float = 0.5  # of (signals x excerpt length): earliest submission after the first download
+    text: dict = dataclasses.field(default_factory=dict)  # rater-facing text overrides (see harness.webtest.texts)
+    translations: dict = dataclasses.field(default_factory=dict)  # {"de": {key: text}, ...} chosen by ?lang=
     # adaptive studies (harness.webtest.adaptive): stop on evidence instead of at ratings_per_item
     precision: float | None = None  # target half-width (MUSHRA points) of the rater-aware 95 % interval
     max_raters: int | None = None  # budget cap: raters who finish a session
@@ -181,6 +186,9 @@ class RaterSettings:
                 out.append((key, f"{key} must not be empty (leave it out to derive one from the study hash)"))
         if (self.completion_code is not None and self.completion_code == self.screened_out_code):
             out.append(("screened_out_code", "completion_code and screened_out_code must differ"))
+        if not 0 <= self.min_listen_fraction <= 1:
+            out.append(("min_listen_fraction", f"min_listen_fraction must be between 0 and 1, got "
+                                               f"{self.min_listen_fraction}"))
         m = self.max_signals_per_trial
         if not MIN_SIGNALS_PER_TRIAL <= m <= MAX_SIGNALS_PER_TRIAL:
             out.append(("max_signals_per_trial", f"max_signals_per_trial must be {MIN_SIGNALS_PER_TRIAL}-"
@@ -221,6 +229,16 @@ class RaterSettings:
             out.append(("max_raters", "max_raters caps an adaptive study; set precision (and/or resolve) too"))
         return out
 
+    def training_warning(self, *, n_items: int) -> str | None:
+        """A one-line warning when raters must train on items they then rate (too few spare items), else None."""
+        rated = n_items if self.trials_per_rater is None else self.trials_per_rater
+        spare = n_items - rated
+        if self.training_items <= spare:
+            return None
+        return (f"[rater] training_items={self.training_items} but only {spare} of the {n_items} items are not "
+                f"rated by each rater (trials_per_rater={rated}): raters will train on items they then rate. "
+                "Add items or lower trials_per_rater.")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "RaterSettings":
         """Settings from a plain mapping (``manifest.json``'s ``rater``); raises ``ValueError`` naming unknown
@@ -229,7 +247,7 @@ class RaterSettings:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
-        conv = {"int": int, "bool": bool, "str": str, "number": float,
+        conv = {"int": int, "bool": bool, "str": str, "number": float, "table": dict,
                 "list": lambda v: tuple(str(x) for x in v)}
         out = {}
         for key, v in values.items():
@@ -245,6 +263,8 @@ class RaterSettings:
                 raise ValueError(f"[rater] {key} must be a number, got {v!r}")
             if kind == "list" and not isinstance(v, (list, tuple)):
                 raise ValueError(f"[rater] {key} must be a list, got {v!r}")
+            if kind == "table" and not isinstance(v, dict):
+                raise ValueError(f"[rater] {key} must be a table, got {v!r}")
             out[key] = conv[kind](v)
         return cls(**out)
 
@@ -252,9 +272,10 @@ class RaterSettings:
 RATER_FIELD_TYPES = {"trials_per_rater": "int", "ratings_per_item": "int", "training_items": "int",
                      "headphone_check": "bool", "require_all_played": "bool", "require_one_at_100": "bool",
                      "screening": "str", "session_timeout_minutes": "int", "completion_code": "str",
-                     "screened_out_code": "str", "max_signals_per_trial": "int", "precision": "number",
-                     "max_raters": "int", "resolve": "list", "equivalence_margin": "number",
-                     "decision_error": "number"}
+                     "screened_out_code": "str", "max_signals_per_trial": "int", "allow_direct": "bool",
+                     "require_full_listening": "bool", "min_listen_fraction": "number", "text": "table",
+                     "translations": "table", "precision": "number", "max_raters": "int", "resolve": "list",
+                     "equivalence_margin": "number", "decision_error": "number"}
 RESOLVE_PATTERN = re.compile(r"^\s*(\S+)\s+vs\s+(\S+)\s*$")
 
 

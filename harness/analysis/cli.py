@@ -10,23 +10,13 @@ import sys
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.vocabulary import SCREENING_PRESETS, ScreeningPreset
+from harness.options import option_value, parse_codec_options
+from harness.vocabulary import SCREENING_PRESETS
 
 METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
 
 
-def _value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+_value = option_value  # TOML literal values, as --option takes them
 
 
 def _kbps_list(values: list[str]) -> list[float]:
@@ -41,15 +31,7 @@ def _kbps_list(values: list[str]) -> list[float]:
     return out
 
 
-def _codec_options(specs: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for spec in specs or []:
-        codec, sep, kv = spec.partition(":")
-        key, sep2, val = kv.partition("=")
-        if not sep or not sep2 or not key:
-            raise HarnessError(f"--option '{spec}': use CODEC:KEY=VALUE, e.g. encodec_24khz:random_weights=true")
-        out.setdefault(codec, {})[key] = _value(val)
-    return out
+_codec_options = parse_codec_options  # the one --option parser (TOML values), shared with `encode`
 
 
 def _metric_options(args) -> dict[str, dict[str, Any]]:
@@ -66,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--ratings", metavar="CSV", help="admin CSV export or a webMUSHRA results CSV")
     p.add_argument("--study", metavar="DIR", help="prepared study folder (adds categories, bitrates, labels)")
     p.add_argument("--out", metavar="REPORT_DIR", required=True, help="folder for the report files")
-    p.add_argument("--screening", choices=SCREENING_PRESETS, default=ScreeningPreset.BS1534.value,
-                   help="post-screening preset (default bs1534: ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--screening", choices=SCREENING_PRESETS, default=None,
+                   help="post-screening preset (default: the study's [rater] screening with --study, else bs1534: "
+                        "ITU-R BS.1534-3 sec. 4.1.2)")
+    p.add_argument("--rater-column", metavar="NAME",
+                   help="column naming the raters (default: session_uuid, email or a participant column)")
     p.add_argument("--screen-set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a screening threshold, e.g. reference_max_fraction=0.2 or exclude_flagged=true")
     p.add_argument("--items", choices=("fixed", "random"), default="fixed", dest="items_mode",
@@ -154,7 +139,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _analyze(args) -> int:
-    from harness.analysis import screening
     from harness.analysis.report import analyze
 
     overrides = {}
@@ -163,7 +147,6 @@ def _analyze(args) -> int:
         if not sep:
             raise HarnessError(f"--screen-set '{spec}': use KEY=VALUE")
         overrides[k] = _value(v)
-    cfg = screening.preset(args.screening, **overrides)
     source = args.db or args.ratings
     if source is None:
         if not args.study:
@@ -173,10 +156,11 @@ def _analyze(args) -> int:
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
-    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=cfg,
+    res = analyze(source, out_dir=args.out, study=args.study, screening_preset=args.screening,
+                  screening_overrides=overrides, rater_column=args.rater_column,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
                   items=args.items_mode, baseline=args.baseline)
-    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({cfg.name}); report: {res.html}")
+    print(f"{res.n_raters} raters, {res.n_excluded} excluded ({res.screening}); report: {res.html}")
     return 0
 
 
@@ -187,9 +171,10 @@ def _evaluate(args) -> int:
     df, paths, notes = evaluate(items=args.items, study=args.study, codecs=args.codec, kbps=_kbps_list(args.kbps),
                                 metrics=metrics, out_dir=args.out, jobs=max(1, args.jobs), scheduler=args.scheduler,
                                 use_cache=not args.no_cache, codec_options=_codec_options(args.option),
-                                metric_options=_metric_options(args), progress=True)
+                                metric_options=_metric_options(args), progress=not args.quiet)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    failed = int((df["error"] != "").sum())
     keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
@@ -200,6 +185,10 @@ def _evaluate(args) -> int:
         from harness.analysis.report import objective_report
 
         print(f"report: {objective_report(paths['json'], args.out)}")
+    if failed:
+        print(f"error: {failed} result(s) failed (see the notes above and the 'error' column); the others are "
+              "saved", file=sys.stderr)
+        return 1
     return 0
 
 

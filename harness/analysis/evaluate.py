@@ -14,7 +14,6 @@ settings and one row per (cell, metric); the same rows go to ``evaluation.csv`` 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import os
@@ -24,9 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from tqdm import tqdm
 
-from harness.files import AUDIO_SUFFIXES, file_sha256, scan_audio
+from harness.files import AUDIO_SUFFIXES, atomic_write, file_sha256, json_sha256, scan_audio
 from harness.vocabulary import condition_id
 from harness.analysis.results import (  # noqa: F401  (re-exported)
     FORMAT, SCHEMA_VERSION, EvaluationError, _frame, read_results, write_results,
@@ -80,45 +78,93 @@ def _codec(name: str, kbps: float, options: tuple):
     return _CODECS[key]
 
 
-def run_cell(cell: Cell) -> list[dict[str, Any]]:
-    """Compute every metric of one cell (cached). Returns one row per metric."""
+def _source(cell: Cell) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """``(source identity for cache keys, codec info for the rows, codec or None)``. A codec that can state its
+    identity without being built (:meth:`~harness.codecs.Codec.cache_identity`) is not built here."""
+    info: dict[str, Any] = {"measured_kbps": cell.measured_kbps, "codec_versions": {}, "codec_settings": {}}
+    if cell.degraded is not None:
+        return {"degraded_sha256": file_sha256(cell.degraded)}, info, None
+    from harness.codecs import get_codec_class
+
+    ident = get_codec_class(cell.codec).cache_identity(kbps=float(cell.kbps), options=dict(cell.options))
+    codec = None
+    if ident is None:
+        codec = _codec(cell.codec, float(cell.kbps), cell.options)
+        ident = {"codec": cell.codec, "kbps": cell.kbps, "settings": codec.settings(), "versions": codec.versions()}
+    info["codec_versions"], info["codec_settings"] = ident["versions"], ident["settings"]
+    return {k: ident[k] for k in ("codec", "kbps", "settings", "versions")}, info, codec
+
+
+def _keys(cell: Cell, source_id: dict[str, Any]) -> dict[str, str]:
     from harness import __version__
+
+    ref_sha = file_sha256(cell.reference)
+    mopts = dict(cell.metric_options)
+    return {m: json_sha256({"reference_sha256": ref_sha, "source": source_id, "metric": m,
+                            "metric_options": dict(mopts.get(m, ())), "harness": __version__,
+                            "libraries": _LIBRARIES}) for m in cell.metrics}
+
+
+def _cached(cell: Cell, keys: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """metric -> cached row (a damaged entry counts as missing and is recomputed)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not cell.cache_dir:
+        return out
+    for m, key in keys.items():
+        hit = Path(cell.cache_dir) / f"{key}.json"
+        try:
+            row = json.loads(hit.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        out[m] = {**row, "cached": True}
+    return out
+
+
+def cached_rows(cell: Cell) -> list[dict[str, Any]] | None:
+    """Every row of ``cell`` from the cache, or ``None`` if any metric has to be computed (checked in the parent
+    before any worker starts, so a fully cached re-run starts none)."""
+    try:
+        source_id, _info, _codec_obj = _source(cell)
+    except Exception:  # noqa: BLE001 - the worker reports it with the cell's item and codec
+        return None
+    keys = _keys(cell, source_id)
+    rows = _cached(cell, keys)
+    return [rows[m] for m in cell.metrics] if len(rows) == len(keys) else None
+
+
+def run_cell(cell: Cell) -> list[dict[str, Any]]:
+    """Compute every metric of one cell (cached). Returns one row per metric; a cell that fails returns rows
+    with ``value`` NaN and ``error`` saying what went wrong, naming the item and the codec or condition."""
+    try:
+        return _run_cell(cell)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad cell must not lose the others
+        what = cell.condition or condition_id(cell.codec, cell.kbps)
+        msg = f"item '{cell.item}', {what}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        return [{"item": cell.item, "category": cell.category, "condition": what, "codec": cell.codec,
+                 "kbps": cell.kbps, "measured_kbps": cell.measured_kbps, "metric": m, "value": float("nan"),
+                 "unit": "", "settings": {}, "version": "", "codec_settings": {}, "codec_versions": {},
+                 "key": "", "cached": False, "error": msg} for m in cell.metrics]
+
+
+def _run_cell(cell: Cell) -> list[dict[str, Any]]:
     from harness.analysis.metrics import compute
     from harness.audio import read_audio
 
-    ref_sha = file_sha256(cell.reference)
-    codec = None
-    info: dict[str, Any] = {"measured_kbps": cell.measured_kbps, "codec_versions": {}, "codec_settings": {}}
-    if cell.degraded is None:
-        codec = _codec(cell.codec, float(cell.kbps), cell.options)
-        info["codec_versions"], info["codec_settings"] = codec.versions(), codec.settings()
-        source_id = {"codec": cell.codec, "kbps": cell.kbps, "settings": info["codec_settings"],
-                     "versions": info["codec_versions"]}
-    else:
-        source_id = {"degraded_sha256": file_sha256(cell.degraded)}
+    source_id, info, codec = _source(cell)
+    keys = _keys(cell, source_id)
+    cached = _cached(cell, keys)
+    todo = [m for m in cell.metrics if m not in cached]
     mopts = dict(cell.metric_options)
-    rows, todo = [], []
-    cache = Path(cell.cache_dir) if cell.cache_dir else None
-    keys = {}
-    for m in cell.metrics:
-        ident = {"reference_sha256": ref_sha, "source": source_id, "metric": m,
-                 "metric_options": dict(mopts.get(m, ())), "harness": __version__, "libraries": _LIBRARIES}
-        keys[m] = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
-        hit = cache / f"{keys[m]}.json" if cache else None
-        if hit is not None and hit.exists():
-            try:
-                row = json.loads(hit.read_text())
-                row["cached"] = True
-                rows.append(row)
-                continue
-            except (OSError, json.JSONDecodeError):
-                pass  # a damaged cache entry is recomputed
-        todo.append(m)
+    rows = [cached[m] for m in cell.metrics if m in cached]
     if todo:
         ref, sr = read_audio(cell.reference)
-        if codec is not None:
+        if cell.degraded is None:
+            codec = codec or _codec(cell.codec, float(cell.kbps), cell.options)
             res = _transcode(codec, ref, sr)
             deg, info["measured_kbps"] = res.audio, res.measured_kbps
+            info["codec_versions"], info["codec_settings"] = codec.versions(), codec.settings()
         else:
             deg, dsr = read_audio(cell.degraded)
             if dsr != sr:
@@ -132,11 +178,8 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
                    "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
                    "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
                    "codec_versions": info["codec_versions"], "key": keys[m]}
-            if cache is not None:
-                cache.mkdir(parents=True, exist_ok=True)
-                tmp = cache / f"{keys[m]}.json.{os.getpid()}.part"
-                tmp.write_text(json.dumps(row, default=str))
-                tmp.replace(cache / f"{keys[m]}.json")
+            if cell.cache_dir is not None:
+                atomic_write(Path(cell.cache_dir) / f"{keys[m]}.json", json.dumps(row, default=str))
             row["cached"] = False
             rows.append(row)
     return rows
@@ -241,6 +284,9 @@ def _init_worker(threads: int) -> None:
     """Limit each worker's numeric threads (numba in ViSQOL, torch, BLAS) so workers do not oversubscribe cores."""
     import sys
 
+    from harness.progress import ignore_interrupts
+
+    ignore_interrupts()
     if "numba" in sys.modules:
         sys.modules["numba"].set_num_threads(threads)
     if "torch" in sys.modules:
@@ -253,8 +299,21 @@ def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None =
 
     Locally ``jobs`` spawn-started worker processes share the cores (each limited to ``threads_per_worker``
     numeric threads, default ``cores // jobs``); ``jobs=1`` runs in this process unless ``pool=True``."""
+    from harness.progress import progress_bar
+
     rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(cells), desc="evaluate", unit="cell", disable=not progress)
+    todo = []
+    for c in cells:  # cached cells never start a worker
+        got = cached_rows(c) if scheduler is None else None
+        if got is None:
+            todo.append(c)
+        else:
+            rows.extend(got)
+    cells = todo
+    bar = progress_bar(total=len(cells), desc="evaluate", unit="cell", enabled=progress)
+    if not cells:
+        bar.close()
+        return _frame(rows)
     try:
         if scheduler is not None:
             rows = _run_dask(cells, scheduler, bar)
@@ -322,5 +381,8 @@ def evaluate(*, items: str | Path | None = None, study: str | Path | None = None
                 "codecs": list(codecs), "kbps": [float(k) for k in kbps], "metrics": list(metrics),
                 "codec_options": codec_options or {}, "metric_options": metric_options or {},
                 "resampler": "soxr VHQ", "cells": len(cells), "cache_hits": int(df["cached"].sum())}
+    failed = df[df["error"] != ""].drop_duplicates(["item", "condition"])
+    settings["failed_cells"] = int(len(failed))
+    notes += [f"cell failed (its rows have value NaN and this error): {e}" for e in failed["error"]]
     paths = write_results(df, out_dir, settings)
     return df, paths, notes

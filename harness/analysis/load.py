@@ -40,6 +40,15 @@ def validate_ratings(frame: pd.DataFrame, *, source: str = "ratings") -> pd.Data
             f"{', '.join(REQUIRED)} (full contract: {', '.join(COLUMNS)}). Export it with the admin page's CSV "
             "export or pass a webMUSHRA CSV.")
     df = frame.copy()
+    for col in ("screened_out", "excluded"):  # the admin export keeps these raters, marked: analyse without them
+        if col in df:
+            gone = df[col].astype(str).str.lower().isin(("true", "1"))
+            if gone.any():
+                import warnings
+
+                warnings.warn(f"{source}: left out {int(gone.sum())} ratings of {col.replace('_', '-')} raters "
+                              f"(column {col})", stacklevel=2)
+                df = df[~gone]
     if df.empty:
         raise RatingsError(f"{source}: contains no ratings yet")
     df["score"] = pd.to_numeric(df["score"], errors="coerce")
@@ -102,47 +111,89 @@ _WEBMUSHRA_ANCHORS = {"reference": "reference", "ref": "reference", "hidden_refe
                       "lp70": "lp7"}
 
 
-def from_webmushra(frame: pd.DataFrame, *, source: str = "webMUSHRA CSV") -> pd.DataFrame:
-    """Map a webMUSHRA ``mushra.csv`` to the ratings frame.
+RATER_ID_COLUMNS = ("session_uuid", "email", "participant_email", "participant", "participant_id",
+                    "participant_name", "prolific_pid", "prolific_id", "worker_id", "workerid", "subject",
+                    "subject_id", "listener", "listener_id", "user_id", "name", "id")
+WEBMUSHRA_TAIL = ("trial_id", "rating_stimulus", "rating_score", "rating_time", "rating_comment")
+
+
+class RatingsWarning(UserWarning):
+    """Ratings that load but deserve a look (e.g. a weak rater identity)."""
+
+
+def _usable_id(col: pd.Series) -> bool:
+    v = col.astype(str).str.strip()
+    return bool(len(v)) and not (col.isna() | v.isin(["", "nan", "None", "anonymous", "-"])).any()
+
+
+def rater_identity(frame: pd.DataFrame, *, rater_column: str | None = None, source: str = "ratings"
+                   ) -> tuple[pd.Series, str]:
+    """The rater id of every row and the column it came from: ``rater_column`` if given, else the first complete
+    column of :data:`RATER_ID_COLUMNS` (case-insensitive). Never row order: without one, a :class:`RatingsError`."""
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    if rater_column is not None:
+        col = lower.get(rater_column.strip().lower())
+        if col is None:
+            raise RatingsError(f"{source}: no column '{rater_column}' (columns: {', '.join(map(str, frame.columns))})")
+        if not _usable_id(frame[col]):
+            raise RatingsError(f"{source}: rater column '{col}' is empty on some rows; every rating needs its rater")
+        return frame[col].astype(str).str.strip(), str(col)
+    for name in RATER_ID_COLUMNS:
+        col = lower.get(name)
+        if col is not None and _usable_id(frame[col]):
+            return frame[col].astype(str).str.strip(), str(col)
+    extra = [str(c) for c in frame.columns if str(c) not in ("session_test_id",) + WEBMUSHRA_TAIL]
+    hint = f" Columns that might identify raters: {', '.join(extra)}; pass --rater-column NAME." if extra else (
+        " This file records no participant at all: add a participant field (e.g. email) or session_uuid to the "
+        "webMUSHRA config, or add a rater column to the CSV.")
+    raise RatingsError(f"{source}: no column identifies the raters (looked for {', '.join(RATER_ID_COLUMNS[:4])}, "
+                       f"...). Raters are never guessed from row order (a re-sorted file would give wrong raters)."
+                       + hint)
+
+
+def from_webmushra(frame: pd.DataFrame, *, source: str = "webMUSHRA CSV", rater_column: str | None = None
+                   ) -> pd.DataFrame:
+    """Map a webMUSHRA ``mushra.csv`` (old format: ``session_test_id, [participant fields], trial_id, ...``;
+    current: with ``session_uuid`` before ``trial_id``) to the ratings frame, in any row order.
 
     Stimulus names ``reference``/``anchor35``/``anchor70`` map to ``reference``/``lp3.5``/``lp7``; other names
-    are codec conditions (``CODEC_KBPS`` or ``CODEC@KBPS`` gives codec and nominal kbps). The rater is
-    ``session_uuid`` when present; otherwise a new session starts whenever a (trial, stimulus) pair repeats.
+    are codec conditions (``CODEC_KBPS``/``CODEC@KBPS`` give codec and nominal kbps; ``C1`` keeps no bitrate).
+    The rater is the first complete identity column (:func:`rater_identity`); participant fields are kept as
+    extra columns so outputs can name raters by them.
     """
     missing = [c for c in WEBMUSHRA_COLUMNS if c not in frame.columns]
     if missing:
         raise RatingsError(f"{source}: not a webMUSHRA results file (missing {', '.join(missing)})")
     df = frame.reset_index(drop=True)
-    if "session_uuid" in df:
-        rater = df["session_uuid"].astype(str)
-    else:
-        seen: set = set()
-        n, ids = 0, []
-        for t, s, test in zip(df["trial_id"], df["rating_stimulus"], df["session_test_id"]):
-            if (t, s) in seen:
-                n, seen = n + 1, set()
-            seen.add((t, s))
-            ids.append(f"{test}#{n}")
-        rater = pd.Series(ids)
-    stim = df["rating_stimulus"].astype(str)
-    cond = stim.map(lambda s: _WEBMUSHRA_ANCHORS.get(s.strip().lower(), s))
+    if "rating_stimulus" in df and (df["trial_id"].astype(str) == "trial_id").any():  # header repeated on append
+        df = df[df["trial_id"].astype(str) != "trial_id"].reset_index(drop=True)
+    rater, id_col = rater_identity(df, rater_column=rater_column, source=source)
+    session = df["session_uuid"].astype(str) if "session_uuid" in df and _usable_id(df["session_uuid"]) else rater
+    stim = df["rating_stimulus"].astype(str).str.strip()
+    cond = stim.map(lambda s: _WEBMUSHRA_ANCHORS.get(s.lower(), s))
     parsed = cond.map(_parse_codec_condition)
     trial_order = df.groupby(rater, sort=False).cumcount()
     out = pd.DataFrame({
-        "rater": rater, "session": rater, "item": df["trial_id"].astype(str), "condition": cond,
+        "rater": rater, "session": session, "item": df["trial_id"].astype(str).str.strip(), "condition": cond,
         "score": df["rating_score"], "trial": trial_order, "codec": [p[0] for p in parsed],
         "kbps": [p[1] for p in parsed], "measured_kbps": np.nan, "category": "all",
         "kind": cond.map(_kind_of), "plays": -1,
         "listen_ms": pd.to_numeric(df.get("rating_time", np.nan), errors="coerce"), "submitted_at": "",
     })
-    return validate_ratings(out, source=source)
+    fields = [c for c in df.columns if c not in WEBMUSHRA_COLUMNS + WEBMUSHRA_TAIL and c != id_col
+              and str(c) not in COLUMNS]
+    for c in fields:
+        out[f"participant_{c}" if not str(c).startswith("participant_") else str(c)] = df[c].to_numpy()
+    out = validate_ratings(out, source=source)
+    out.attrs["rater_id_column"] = id_col
+    return out
 
 
 def _parse_codec_condition(cond: str) -> tuple[str | None, float]:
     return parse_condition_id(cond, loose=True)
 
 
-def from_csv(path: str | Path) -> pd.DataFrame:
+def from_csv(path: str | Path, *, rater_column: str | None = None) -> pd.DataFrame:
     """Our admin CSV export, or a webMUSHRA results CSV (detected by its columns)."""
     p = Path(path)
     if not p.is_file():
@@ -152,20 +203,24 @@ def from_csv(path: str | Path) -> pd.DataFrame:
     except Exception as exc:
         raise RatingsError(f"{p}: cannot read as CSV ({exc})") from exc
     if all(c in df.columns for c in WEBMUSHRA_COLUMNS):
-        return from_webmushra(df, source=str(p))
+        return from_webmushra(df, source=str(p), rater_column=rater_column)
+    if rater_column is not None or "rater" not in df.columns:
+        if rater_column is not None or any(str(c).lower() in RATER_ID_COLUMNS for c in df.columns):
+            df = df.assign(rater=rater_identity(df, rater_column=rater_column, source=str(p))[0])
     return validate_ratings(df, source=str(p))
 
 
-def load_ratings(source: Any, *, study_dir: str | Path | None = None) -> pd.DataFrame:
+def load_ratings(source: Any, *, study_dir: str | Path | None = None, rater_column: str | None = None
+                 ) -> pd.DataFrame:
     """A DataFrame, a CSV path, or a database URL (``sqlite:///...``, ``postgresql+psycopg://...``)."""
     if isinstance(source, pd.DataFrame):
         if all(c in source.columns for c in WEBMUSHRA_COLUMNS) and "rater" not in source.columns:
-            return from_webmushra(source)
+            return from_webmushra(source, rater_column=rater_column)
         return validate_ratings(source)
     s = str(source)
     if "://" in s:
         return from_db(s, study_dir=study_dir)
-    return from_csv(s)
+    return from_csv(s, rater_column=rater_column)
 
 
 def attach_manifest(frame: pd.DataFrame, manifest) -> pd.DataFrame:

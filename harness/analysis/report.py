@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
+from html import escape as _esc
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class AnalysisResult:
     n_raters: int
     n_excluded: int
     files: tuple[Path, ...]
+    screening: str = "bs1534"
 
 
 def _versions() -> dict[str, str]:
@@ -54,23 +56,24 @@ def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
-            screening_preset: str | screening.ScreeningConfig = "bs1534", n_resamples: int = stats.N_RESAMPLES,
+            screening_preset: str | screening.ScreeningConfig | None = None, n_resamples: int = stats.N_RESAMPLES,
             seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed",
-            baseline: str | None = None) -> AnalysisResult:
+            baseline: str | None = None, screening_overrides: dict[str, Any] | None = None,
+            rater_column: str | None = None) -> AnalysisResult:
     """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
 
     The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
     ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame = load_ratings(ratings, study_dir=study)
+    frame = load_ratings(ratings, study_dir=study, rater_column=rater_column)
     manifest = None
     if study is not None:
         from harness.manifest import load_manifest
 
         manifest, _ = load_manifest(study)
         frame = attach_manifest(frame, manifest)
-    cfg = screening.preset(screening_preset) if isinstance(screening_preset, str) else screening_preset
+    cfg, why = _choose_screening(screening_preset, manifest, screening_overrides or {})
     table = screening.screen(frame, cfg)
     files = [out / "screening.csv"]
     table.to_csv(files[0], index=False)
@@ -91,7 +94,9 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
         df.to_csv(p, index=False)
         files.append(p)
 
-    sections = [("Overview", _overview(frame, data, table, cfg, manifest))]
+    sections = [("Overview", _overview(frame, data, table, cfg, manifest)
+                  + f"<p>Screening preset <b>{cfg.name}</b>: {_esc(why)}.</p>"
+                  + f"<p>Estimand: {_esc(stats.ESTIMAND[items])}; 95 % intervals: {_esc(ci_name)}.</p>")]
     default_ci = by_codec.assign(ci_default_low=by_codec["ci_low"], ci_default_high=by_codec["ci_high"])
     curves = plots.mushra_curves(default_ci, ci="default") if len(by_codec) else pd.DataFrame()
     if len(curves):
@@ -117,7 +122,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
         rows, doc = read_results(evaluation)
         sections += _objective_sections(rows, out, files)
     sections.append(("Per item", H.table_html(per_item.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
-    settings = {"screening": dataclasses.asdict(cfg), "exempt_items": table.attrs.get("exempt_items", []),
+    settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why, "exempt_items": table.attrs.get("exempt_items", []),
                 "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
                                "items": items, "interval_columns": "ci_low/ci_high (plotted and tabled)",
                                "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "
@@ -138,7 +143,7 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     files.append(out / "analysis.json")
     title = f"MUSHRA results: {manifest.study_name}" if manifest else "MUSHRA results"
     page = H.write(out / "report.html", H.render(title, sections, settings=settings))
-    return AnalysisResult(page, out, int(len(table)), int(table["excluded"].sum()), tuple(files))
+    return AnalysisResult(page, out, int(len(table)), int(table["excluded"].sum()), tuple(files), cfg.name)
 
 
 _PAIRED_NOTE = ('<p class="note"><code>mean_diff</code> = a &minus; b in MUSHRA points (item-balanced means), with '
@@ -157,6 +162,24 @@ def _printable_p(table: pd.DataFrame) -> pd.DataFrame:
         if col in out:
             out[col] = [format_p(v) for v in out[col]]
     return out
+
+
+def _choose_screening(given, manifest, overrides: dict[str, Any]) -> tuple[screening.ScreeningConfig, str]:
+    """The preset that runs and why: ``--screening`` beats the study's ``[rater] screening``, which beats bs1534."""
+    study_says = (manifest.rater or {}).get("screening") if manifest is not None else None
+    if isinstance(given, screening.ScreeningConfig):
+        return given, "given by the caller"
+    if given is not None:
+        why = f"--screening {given}" + (f" (overrides the study's [rater] screening = {study_says})"
+                                         if study_says and study_says != given else "")
+        name = given
+    elif study_says:
+        name, why = study_says, "the study file's [rater] screening"
+    else:
+        name, why = "bs1534", "default (no --screening, no study [rater] screening)"
+    if overrides:
+        why += "; thresholds overridden: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return screening.preset(name, **overrides), why
 
 
 def _overview(frame, data, table, cfg, manifest) -> str:

@@ -17,7 +17,8 @@ from harness.vocabulary import normalize_condition_id
 FORMAT = "mushra-harness/evaluation"
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ["item", "category", "condition", "codec", "kbps", "measured_kbps", "metric", "value", "unit",
-               "settings", "version", "codec_settings", "codec_versions", "key", "cached"]
+               "settings", "version", "codec_settings", "codec_versions", "key", "cached", "error"]
+# "error": empty, or what went wrong in that cell (its value is then NaN); the other cells still run
 
 
 class EvaluationError(HarnessError):
@@ -26,6 +27,7 @@ class EvaluationError(HarnessError):
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), "")
     return df.sort_values(["metric", "codec", "kbps", "item", "condition"], na_position="first",
                           kind="stable").reset_index(drop=True)
 

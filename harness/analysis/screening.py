@@ -10,7 +10,8 @@ reference below 90 in at least 20 % of cases, or the low anchor (``lp3.5``) abov
 Telemetry flags (reported; they exclude only with ``exclude_flagged=True``): ``never_played`` (submitted a rating
 for a stimulus with 0 plays), ``too_fast`` (median listening time per rating below ``min_listen_ms``),
 ``straight_lining`` (in more than ``straightline_fraction`` of their trials all scores lie within
-``straightline_range`` points).
+``straightline_range`` points), ``server_flagged`` (a trial the web server flagged as submitted without its
+audio downloaded, or sooner than it can be heard: ``trial_flags`` in the ratings).
 
 A common mistake elsewhere is excluding every rater with a single reference score below 90; the rules here are
 fractions of the items each assessor rated.
@@ -27,6 +28,7 @@ from harness.errors import HarnessError
 from harness.vocabulary import LOW_ANCHOR, MID_ANCHOR, ScreeningPreset
 
 _EPS = 1e-12
+FLAGS = ("never_played", "too_fast", "straight_lining", "server_flagged")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +135,9 @@ def screen(frame: pd.DataFrame, config: ScreeningConfig | str = "bs1534") -> pd.
         out["too_fast"] = med.notna() & (med < cfg.min_listen_ms)
     else:
         out["median_listen_ms"], out["too_fast"] = np.nan, False
+    # the web server's listening evidence (trial_flags: not_fetched / too_fast, see docs/webapp.md)
+    tflags = frame["trial_flags"].fillna("").astype(str) if "trial_flags" in frame else pd.Series("", index=frame.index)
+    out["server_flagged"] = (tflags != "").groupby(frame["rater"]).any().reindex(raters).fillna(False).astype(bool)
     trials = frame.groupby(["rater", "item"])["score"].agg(["min", "max", "size"])
     trials = trials[trials["size"] >= 3]
     flat = (trials["max"] - trials["min"]) <= cfg.straightline_range
@@ -148,15 +153,20 @@ def screen(frame: pd.DataFrame, config: ScreeningConfig | str = "bs1534") -> pd.
         if ab:
             why.append(f"anchor {cfg.anchor} > {cfg.anchor_above:g} on {r.anchor_high}/{r.anchor_n} items "
                        f"({100 * r.anchor_high_fraction:.0f} %)")
-        flags = [f for f in ("never_played", "too_fast", "straight_lining") if getattr(r, f)]
+        flags = [f for f in FLAGS if getattr(r, f)]
         if cfg.exclude_flagged:
             why.extend(flags)
         reasons.append("; ".join(why))
-    out["flags"] = [",".join(f for f in ("never_played", "too_fast", "straight_lining") if row[f])
-                    for _, row in out[["never_played", "too_fast", "straight_lining"]].iterrows()]
+    out["flags"] = [",".join(f for f in FLAGS if row[f])
+                    for _, row in out[list(FLAGS)].iterrows()]
     out["reason"] = reasons
     out["excluded"] = out["reason"] != ""
     out["preset"] = cfg.name
+    ids = [c for c in frame.columns if c == "session" or str(c).startswith("participant_")]
+    if ids:  # who the rater is, so an exclusion can be acted on (paying, rejecting)
+        for c in ids:
+            d = frame[["rater", c]].drop_duplicates()
+            out[c] = d.groupby("rater", sort=False)[c].agg(lambda v: ";".join(map(str, v))).reindex(raters)
     out.attrs["exempt_items"] = exempt
     out.attrs["config"] = dataclasses.asdict(cfg)
     return out.reset_index()

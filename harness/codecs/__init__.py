@@ -35,6 +35,11 @@ _BUILTIN_MODULES = (
     "harness.codecs.lyra",
     "harness.codecs.command",
     "harness.codecs.soundstream",
+    "harness.codecs.codec2",
+    "harness.codecs.lc3",
+    "harness.codecs.dac",
+    "harness.codecs.mimi",
+    "harness.codecs.soundstream_ec",
 )
 
 _REGISTRY: dict[str, type[Codec]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import warnings
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -21,6 +22,12 @@ import numpy as np
 from harness.errors import HarnessError
 
 RESAMPLER = "soxr VHQ"
+# A decoder may return up to one frame less than it was given (the last partial frame); more is lost audio.
+MAX_SHORTFALL_S = 0.05  # seconds
+MAX_SHORTFALL_FRACTION = 0.01  # of the input's length
+# warn when measured/nominal bitrate leaves this range (VBR codecs undershoot on pauses by design; a codec that
+# spends far more bits than its nominal rate would be compared unfairly)
+BITRATE_WARN_RATIO = (0.5, 1.25)
 
 
 class CodecError(HarnessError):
@@ -33,6 +40,10 @@ class UnsupportedBitrate(CodecError):
 
 class CodecUnavailable(CodecError):
     """The codec cannot run on this machine (missing library, weights or model files)."""
+
+
+class BitrateWarning(UserWarning):
+    """The measured bitrate of a codec's output is far from its nominal bitrate."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +138,13 @@ class Codec(abc.ABC):
         return {}
 
     @classmethod
+    def cache_identity(cls, *, kbps: float, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Everything that determines this codec's output, found without building the codec (no model load, no
+        heavy import), for cache keys: an unchanged ``prepare`` re-run then never loads a model. ``None`` (the
+        default): the harness builds the codec and uses :meth:`settings` and :meth:`versions`."""
+        return None
+
+    @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:
         """``(usable, reason)``: whether the codec can run here with these ``options`` (a condition's options,
         e.g. a weights path), and if not, what to do about it. Called with no options it answers for the
@@ -205,17 +223,29 @@ def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:
     if y.ndim == 1:
         y = y[:, None]
     y = y[delay : delay + n_codec]
-    if y.shape[0] < n_codec:
-        y = np.concatenate([y, np.zeros((n_codec - y.shape[0], y.shape[1]), dtype=np.float32)])
+    short = n_codec - y.shape[0]
+    if short > max(MAX_SHORTFALL_S * codec.sample_rate, MAX_SHORTFALL_FRACTION * n_codec):
+        raise CodecError(
+            f"codec '{codec.name}' at {codec.kbps:g} kbps decoded {y.shape[0] / codec.sample_rate:.3f} s of a "
+            f"{n_codec / codec.sample_rate:.3f} s input ({delay} samples of delay removed): its decoder lost "
+            "audio. Check the adapter's decode() (and delay_samples); the output is not padded with silence.")
+    if short > 0:  # the last partial frame of a frame-based codec
+        y = np.concatenate([y, np.zeros((short, y.shape[1]), dtype=np.float32)])
     y = match_channels(y.astype(np.float32, copy=False), ch_in)
     y = resample(y, codec.sample_rate, sample_rate)
     if y.shape[0] != n_in:  # resampler rounding: at most a sample or two
         y = y[:n_in] if y.shape[0] > n_in else np.pad(y, ((0, n_in - y.shape[0]), (0, 0)))
     bits = codec.payload_bits(payload)
+    measured = bits / duration / 1000.0
+    if not BITRATE_WARN_RATIO[0] <= measured / codec.kbps <= BITRATE_WARN_RATIO[1]:
+        warnings.warn(f"codec '{codec.name}' at a nominal {codec.kbps:g} kbps measured {measured:.2f} kbps "
+                      f"({100 * (measured / codec.kbps - 1):+.0f} %) on {duration:.2f} s of audio; report the "
+                      "measured bitrate (the nominal one does not describe this output)", BitrateWarning,
+                      stacklevel=2)
     return CodecResult(
         codec=codec.name,
         nominal_kbps=codec.kbps,
-        measured_kbps=bits / duration / 1000.0,
+        measured_kbps=measured,
         payload_bytes=len(payload),
         duration_s=duration,
         codec_sample_rate=codec.sample_rate,

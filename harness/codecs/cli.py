@@ -13,6 +13,10 @@ LICENCES = {
     "encodec_24khz": "CC-BY-NC 4.0 (weights), facebook/encodec_24khz",
     "encodec_48khz": "CC-BY-NC 4.0 (weights), facebook/encodec_48khz",
     "lyra": "Apache-2.0, google/lyra 1.3.2",
+    "dac_16khz": "MIT (code and weights), descript/dac_16khz",
+    "dac_24khz": "MIT (code and weights), descript/dac_24khz",
+    "dac_44khz": "MIT (code and weights), descript/dac_44khz",
+    "mimi": "CC-BY 4.0 (weights), kyutai/mimi",
 }
 
 
@@ -44,9 +48,16 @@ def _status(name: str) -> tuple[str, list[str]]:
             return f"present: {found} (sha256 verified)", where
         except CodecUnavailable as exc:
             return f"missing: {exc}", where
-    where = [f"{path}  [{how}]" for how, path in weights.encodec_candidates(name, None)]
+    from harness.codecs import hub_models
+
+    if name in hub_models.HUB_MODELS:
+        where = [f"{path}  [{how}]" for how, path in hub_models.candidates(name, None)]
+        find = hub_models.find_weights
+    else:
+        where = [f"{path}  [{how}]" for how, path in weights.encodec_candidates(name, None)]
+        find = weights.find_encodec_weights
     try:
-        source, _ = weights.find_encodec_weights(name, None)
+        source, _ = find(name, None)
         return f"present: {source}", where
     except CodecUnavailable:
         return (f"missing (run `mushra models fetch {name}` online; "
@@ -68,6 +79,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     dest = weights.fetch(args.name, args.dest, progress=lambda msg: print(msg, flush=True))
     print(f"{args.name}: saved to {dest}")
     if args.dest is not None and Path(args.dest) != weights.default_dest(args.name):
-        hint = "MUSHRA_LYRA_DIR" if args.name == "lyra" else "weights=PATH (or MUSHRA_ENCODEC_DIR=its parent)"
+        from harness.codecs.hub_models import HUB_MODELS
+
+        env = HUB_MODELS[args.name].env if args.name in HUB_MODELS else "MUSHRA_ENCODEC_DIR"
+        hint = "MUSHRA_LYRA_DIR" if args.name == "lyra" else f"weights=PATH (or {env}=its parent)"
         print(f"not the default location: point the codec at it with {hint}")
     return 0

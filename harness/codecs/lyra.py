@@ -57,9 +57,12 @@ class _Models:
         self._encoder = self._decoder = None
 
     def _make(self, name: str, content: bytes):
+        from harness.progress import native_stderr_filtered
+
         try:
-            itp = self._interpreter(model_content=content, num_threads=self.num_threads)
-            itp.allocate_tensors()
+            with native_stderr_filtered():  # TFLite's "INFO: Created ... XNNPACK delegate" would break the bars
+                itp = self._interpreter(model_content=content, num_threads=self.num_threads)
+                itp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise CodecUnavailable(f"cannot load the Lyra model {self.folder / name}: {exc}") from exc
         return itp

@@ -54,7 +54,7 @@ LYRA_FILES: tuple[ModelFile, ...] = (
 # --- EnCodec (facebook, weights CC-BY-NC 4.0) ------------------------------------------------------------------
 ENCODEC_HUB_IDS = {"encodec_24khz": "facebook/encodec_24khz", "encodec_48khz": "facebook/encodec_48khz"}
 
-MODEL_NAMES = ("encodec_24khz", "encodec_48khz", "lyra")
+MODEL_NAMES = ("encodec_24khz", "encodec_48khz", "lyra", "dac_16khz", "dac_24khz", "dac_44khz", "mimi")
 
 
 def cache_root() -> Path:
@@ -111,6 +111,9 @@ def find_lyra_dir(model_dir: str | os.PathLike | None = None) -> Path:
     """
     tried = []
     for how, folder in lyra_candidates(model_dir):
+        if not folder.is_dir() and how != "cache":  # a folder the user named: never fall back to another one
+            raise CodecUnavailable(f"Lyra model folder {folder} ({how}) does not exist. Fix the path, or fetch the "
+                                   f"models there with `mushra models fetch lyra --dest {folder}` (needs network).")
         if not folder.is_dir():
             tried.append(f"{folder} ({how}: no such folder)")
             continue
@@ -266,4 +269,8 @@ def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:
         return fetch_lyra(dest, progress=progress)
     if name in ENCODEC_HUB_IDS:
         return fetch_encodec(name, dest, progress=progress)
+    from harness.codecs import hub_models  # DAC, Mimi
+
+    if name in hub_models.HUB_MODELS:
+        return hub_models.fetch(name, dest, progress=progress)
     raise HarnessError(f"unknown model '{name}'; choose one of {', '.join(MODEL_NAMES)}")

@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 
 from harness.cache import Cache
+from harness.files import atomic_write, file_sha256
 from harness.manifest import HIDDEN_REFERENCE, ConditionRecord, ItemRecord, Manifest, StimulusRecord
+from harness.prepare.jobs import ItemJob, Signal
+from harness.vocabulary import LOW_ANCHOR, MID_ANCHOR, ConditionKind
 
-ANCHOR_LABELS = {"lp3.5": "low anchor (low-pass 3.5 kHz)", "lp7": "mid anchor (low-pass 7 kHz)"}
+ANCHOR_LABELS = {LOW_ANCHOR: "low anchor (low-pass 3.5 kHz)", MID_ANCHOR: "mid anchor (low-pass 7 kHz)"}
 
 
 def stimulus_path(item: str, condition: str) -> str:
@@ -23,41 +26,35 @@ def reference_path(item: str) -> str:
     return f"items/{item}/reference.wav"
 
 
-def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts: list[tuple[str, str, str]],
-                  sample_rate: int, target_lufs: float, peak_ceiling_dbfs: float) -> dict[str, Any]:
+def finalize_item(job: ItemJob) -> dict[str, Any]:
     """Worker: align one item's stimuli in loudness, measure their lag, write the WAVs; cache the record.
 
-    ``parts`` are ``(condition id, kind, cache key)``; the hidden reference's key is the reference excerpt's.
+    The hidden reference's part has the reference excerpt's cache key.
     """
     from harness.audio import write_audio
-    from harness.prepare.stimuli import LAG_WARN_MS, align_loudness, correlation_at_lag, residual_lag_ms
-    from harness.study.study import file_sha256
+    from harness.prepare.stimuli import align_loudness
 
-    cache, root = Cache(cache_root), Path(out)
+    cache, root, item_id, sample_rate = Cache(job.cache_root), Path(job.out), job.item, job.sample_rate
     audio: dict[str, np.ndarray] = {}
     metas: dict[str, dict] = {}
-    for cid, _kind, key in parts:
-        got = cache.get(key)
+    for part in job.parts:
+        got = cache.get(part.key)
         if got is None:
-            raise RuntimeError(f"cache entry for item '{item_id}' condition '{cid}' is missing; re-run prepare")
-        audio[cid], metas[cid] = got
-    gains, target, warns = align_loudness(audio, sample_rate, target_lufs=target_lufs,
-                                          peak_ceiling_dbfs=peak_ceiling_dbfs, item_id=item_id)
+            raise RuntimeError(f"cache entry for item '{item_id}' condition '{part.condition}' is missing; "
+                               "re-run prepare")
+        audio[part.condition], metas[part.condition] = got
+    gains, target, warns = align_loudness(audio, sample_rate, target_lufs=job.target_lufs,
+                                          peak_ceiling_dbfs=job.peak_ceiling_dbfs, item_id=item_id)
+    for cid, m in metas.items():  # the codec's own warnings (the reference's are reported with its excerpt)
+        if cid != HIDDEN_REFERENCE:
+            warns += [f"item '{item_id}', condition '{cid}': {w}" for w in m.get("warnings", [])]
     ref = audio[HIDDEN_REFERENCE] * np.float32(10 ** (gains[HIDDEN_REFERENCE] / 20))
     stimuli, files = {}, {}
-    for cid, kind, _key in parts:
+    for part in job.parts:
+        cid, kind = part.condition, part.kind
         y = audio[cid] * np.float32(10 ** (gains[cid] / 20))
-        lag = 0.0 if cid == HIDDEN_REFERENCE else residual_lag_ms(ref, y, sample_rate)
-        random_weights = str(metas[cid].get("settings", {}).get("weights", "")).startswith("random")
-        if random_weights and abs(lag) > LAG_WARN_MS:
-            warns.append(f"item '{item_id}', condition '{cid}': the codec runs with random weights, so its output "
-                         "is unrelated to the input and its residual lag says nothing (not a delay error)")
-        elif abs(lag) > LAG_WARN_MS:
-            corr = correlation_at_lag(ref, y, int(round(lag * sample_rate / 1000.0)))
-            hint = ("the codec's delay_samples may be wrong" if corr >= 0.3 else
-                    "the stimulus hardly resembles the reference, so this lag is uncertain: listen to it")
-            warns.append(f"item '{item_id}', condition '{cid}': residual lag {lag:+.2f} ms against the reference "
-                         f"(more than {LAG_WARN_MS:g} ms; correlation {corr:.2f} at that lag); {hint}")
+        lag = 0.0 if cid == HIDDEN_REFERENCE else _lag_check(ref, y, sample_rate, metas[cid], warns,
+                                                              where=f"item '{item_id}', condition '{cid}'")
         rels = [stimulus_path(item_id, cid)] + ([reference_path(item_id)] if cid == HIDDEN_REFERENCE else [])
         for rel in rels:
             write_audio(root / rel, y, sample_rate)
@@ -66,34 +63,53 @@ def finalize_item(cache_root: str, out: str, final_key: str, item_id: str, parts
         stimuli[cid] = {"path": rels[0], "sha256": files[rels[0]], "loudness_lufs": target, "gain_db": gains[cid],
                         "residual_lag_ms": lag, "measured_kbps": m.get("measured_kbps"),
                         "delay_removed_samples": int(m.get("delay_removed_samples", 0)),
-                        "settings": m.get("settings", {}), "versions": m.get("versions", {}), "kind": kind}
+                        "settings": m.get("settings", {}), "versions": m.get("versions", {}), "kind": str(kind)}
     result = {"item": item_id, "target": target, "warnings": warns, "files": files, "stimuli": stimuli,
               "duration_s": ref.shape[0] / sample_rate}
-    cache.put(final_key, result)
+    cache.put(job.final_key, result)
     return result
 
 
-def item_records(study, specs: list[dict], results: dict[str, dict], out: Path
+def _lag_check(ref: np.ndarray, y: np.ndarray, sample_rate: int, meta: dict, warns: list[str], *, where: str
+               ) -> float:
+    """Residual lag (ms) of a stimulus against the reference; a warning in ``warns`` when it is large."""
+    from harness.prepare.stimuli import LAG_WARN_MS, correlation_at_lag, residual_lag_ms
+
+    lag = residual_lag_ms(ref, y, sample_rate)
+    random_weights = str(meta.get("settings", {}).get("weights", "")).startswith("random")
+    if random_weights and abs(lag) > LAG_WARN_MS:
+        warns.append(f"{where}: the codec runs with random weights, so its output is unrelated to the input and "
+                     "its residual lag says nothing (not a delay error)")
+    elif abs(lag) > LAG_WARN_MS:
+        corr = correlation_at_lag(ref, y, int(round(lag * sample_rate / 1000.0)))
+        hint = ("the codec's delay_samples may be wrong" if corr >= 0.3 else
+                "the stimulus hardly resembles the reference, so this lag is uncertain: listen to it")
+        warns.append(f"{where}: residual lag {lag:+.2f} ms against the reference (more than {LAG_WARN_MS:g} ms; "
+                     f"correlation {corr:.2f} at that lag); {hint}")
+    return lag
+
+
+def item_records(study, signals: list[Signal], results: dict[str, dict]
                  ) -> tuple[tuple[ItemRecord, ...], tuple[ConditionRecord, ...], tuple[StimulusRecord, ...]]:
     items = tuple(ItemRecord(id=i.id, category=i.category, source=i.file, reference=reference_path(i.id),
                              duration_s=round(results[i.id]["duration_s"], 6)) for i in study.items)
     conditions = []
-    for s in specs:
-        if s["kind"] == "reference":
-            conditions.append(ConditionRecord(id=HIDDEN_REFERENCE, kind="reference", label="hidden reference"))
-        elif s["kind"] == "anchor":
-            conditions.append(ConditionRecord(id=s["id"], kind="anchor", label=ANCHOR_LABELS[s["anchor"]]))
+    for s in signals:
+        if s.kind is ConditionKind.REFERENCE:
+            conditions.append(ConditionRecord(id=HIDDEN_REFERENCE, kind=str(s.kind), label="hidden reference"))
+        elif s.kind is ConditionKind.ANCHOR:
+            conditions.append(ConditionRecord(id=s.id, kind=str(s.kind), label=ANCHOR_LABELS[s.anchor]))
         else:
-            conditions.append(ConditionRecord(id=s["id"], kind="codec", codec=s["codec"], kbps=s["kbps"],
-                                              label=f"{s['codec']} {s['kbps']:g} kbps"))
+            conditions.append(ConditionRecord(id=s.id, kind=str(s.kind), codec=s.codec, kbps=s.kbps,
+                                              label=f"{s.codec} {s.kbps:g} kbps"))
     stimuli = []
     for i in study.items:
-        for s in specs:
-            cid, r = s["id"], results[i.id]["stimuli"][s["id"]]
+        for s in signals:
+            r = results[i.id]["stimuli"][s.id]
             stimuli.append(StimulusRecord(
-                item=i.id, condition=cid, kind=s["kind"], path=r["path"], sha256=r["sha256"],
-                loudness_lufs=round(r["loudness_lufs"], 3), gain_db=round(r["gain_db"], 3), codec=s.get("codec"),
-                nominal_kbps=s.get("kbps"), measured_kbps=r["measured_kbps"],
+                item=i.id, condition=s.id, kind=str(s.kind), path=r["path"], sha256=r["sha256"],
+                loudness_lufs=round(r["loudness_lufs"], 3), gain_db=round(r["gain_db"], 3), codec=s.codec,
+                nominal_kbps=s.kbps, measured_kbps=r["measured_kbps"],
                 delay_removed_samples=r["delay_removed_samples"], residual_lag_ms=round(r["residual_lag_ms"], 4),
                 settings=dict(r["settings"]), versions=dict(r["versions"])))
     return items, tuple(conditions), tuple(stimuli)
@@ -129,6 +145,4 @@ def write_summary(manifest: Manifest, path: Path) -> None:
         lines.append(f"| {st.item} | {cats[st.item]} | {st.condition} | {st.kind} | {_num(st.nominal_kbps, 'g')} | "
                      f"{_num(st.measured_kbps, '.2f')} | {st.delay_removed_samples} | {st.residual_lag_ms:+.3f} | "
                      f"{st.loudness_lufs:.2f} | {st.gain_db:+.2f} |")
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    atomic_write(path, "\n".join(lines) + "\n")

@@ -69,14 +69,19 @@ def render(reference: np.ndarray, sample_rate: int, *, kind: str, anchor: str | 
         from harness.prepare.anchors import anchor_filter, make_anchor
 
         return make_anchor(reference, sample_rate, anchor), {"settings": anchor_filter(anchor, sample_rate).describe()}
+    import warnings
+
     from harness.codecs import transcode
 
-    res = transcode(codec_instance(codec, kbps, dict(options or {})), reference, sample_rate)
+    with warnings.catch_warnings(record=True) as caught:  # kept with the result: the parent reports them
+        warnings.simplefilter("always")
+        res = transcode(codec_instance(codec, kbps, dict(options or {})), reference, sample_rate)
     rec = res.record()
     return res.audio, {"measured_kbps": rec["measured_kbps"], "delay_removed_samples": rec["delay_removed_samples"],
                        "settings": {**rec["settings"], "codec_sample_rate": rec["codec_sample_rate"],
                                     "resampler": rec["resampler"]},
-                       "versions": rec["versions"], "payload_bytes": rec["payload_bytes"]}
+                       "versions": rec["versions"], "payload_bytes": rec["payload_bytes"],
+                       "warnings": [str(w.message) for w in caught]}
 
 
 def align_loudness(stimuli: dict[str, np.ndarray], sample_rate: int, *, target_lufs: float,

@@ -124,11 +124,13 @@ def open_database(url: str) -> Database:
 
 
 def create_schema(db: Database, *, study_hash: str) -> None:
-    """Create tables (idempotent) and check the database belongs to this study and schema version.
+    """Create tables (idempotent), migrate an older schema additively, and check the database belongs to this
+    study. Run once before web workers start (``serve`` does it before gunicorn forks).
 
-    Run once before web workers start (``serve`` does it before gunicorn forks)."""
+    Migration 1 -> 2 only adds: the ``stimulus_fetches`` and ``rate_limits`` tables and the nullable
+    ``trials.flags`` column. Existing ratings are never rewritten or dropped."""
     try:
-        Base.metadata.create_all(db.writer)
+        Base.metadata.create_all(db.writer)  # creates missing tables only
         with db.Write.begin() as s:
             meta = {m.key: m.value for m in s.scalars(select(Meta))}
             if not meta:
@@ -137,11 +139,28 @@ def create_schema(db: Database, *, study_hash: str) -> None:
                 return
     except SQLAlchemyError as exc:
         raise DatabaseError(f"cannot create the schema in {db.url!r}: {exc}") from exc
-    if meta.get("schema_version") != str(SCHEMA_VERSION):
-        raise DatabaseError(f"{db.url}: ratings schema version {meta.get('schema_version')} is not supported "
-                            f"(expects {SCHEMA_VERSION}); use a new database file")
     if meta.get("study_hash") != study_hash:
         raise DatabaseError(
             f"{db.url}: holds ratings of another study version (hash {meta.get('study_hash')}, this study is "
             f"{study_hash}). The stimuli changed since ratings were collected; serve with a fresh --db to keep "
             "both, or move the old ratings file away.")
+    version = meta.get("schema_version")
+    if version == "1":
+        _migrate_1_to_2(db)
+    elif version != str(SCHEMA_VERSION):
+        raise DatabaseError(f"{db.url}: ratings schema version {version} is newer than this harness supports "
+                            f"({SCHEMA_VERSION}); upgrade mushra-harness, or serve with a new --db")
+
+
+def _migrate_1_to_2(db: Database) -> None:
+    from sqlalchemy import inspect, text, update
+
+    try:
+        with db.write_lock(), db.Write.begin() as s:
+            cols = {c["name"] for c in inspect(s.connection()).get_columns("trials")}
+            if "flags" not in cols:
+                s.execute(text("ALTER TABLE trials ADD COLUMN flags VARCHAR(256)"))
+            s.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"{db.url}: could not add the schema-2 columns ({exc}); the ratings are untouched. "
+                            "Check the database user may ALTER TABLE, or serve with a new --db") from exc

@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from harness.vocabulary import SessionState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.flags, stimulus_fetches, rate_limits (1 is migrated additively)
 
 
 def utcnow() -> dt.datetime:
@@ -79,6 +79,8 @@ class Trial(Base):
     payload_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # listening-evidence flags set by the server at submission (comma-separated, "" = none), see steps.py
+    flags: Mapped[str | None] = mapped_column(String(256), nullable=True)
     session: Mapped[Session] = relationship(back_populates="trials")
     ratings: Mapped[list["Rating"]] = relationship(back_populates="trial")
 
@@ -107,3 +109,24 @@ class HeadphoneAnswer(Base):
     test_index: Mapped[int] = mapped_column(Integer)
     correct: Mapped[int] = mapped_column(Integer)
     answer: Mapped[int] = mapped_column(Integer)
+
+
+class StimulusFetch(Base):
+    """When a stimulus (or the open reference) of a trial was first downloaded: the server's evidence that the
+    audio reached the rater before the trial was submitted."""
+
+    __tablename__ = "stimulus_fetches"
+    __table_args__ = (UniqueConstraint("trial_id", "stimulus", name="uq_fetch_trial_stimulus"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"), index=True)
+    stimulus: Mapped[str] = mapped_column(String(32))  # opaque id
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RateLimit(Base):
+    """Fixed-window counters of Flask-Limiter (see :mod:`.limiter`), shared by every worker and host."""
+
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # UNIX time (s)

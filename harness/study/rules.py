@@ -33,4 +33,9 @@ def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings
     if settings.resolve:  # one spelling: "a vs b"
         settings = dataclasses.replace(settings, resolve=tuple(f"{a} vs {b}"
                                                                for a, b in map(parse_resolve, settings.resolve)))
+    warning = settings.training_warning(n_items=n_items)
+    if warning:
+        import warnings
+
+        warnings.warn(warning, UserWarning, stacklevel=2)
     return settings

@@ -41,16 +41,19 @@ OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
 _MUSHRA, _DONE, _ACTIVE = TrialKind.MUSHRA.value, SessionState.DONE.value, SessionState.ACTIVE.value
 SQL_RATINGS = text(
     "SELECT s.id AS session_id, COALESCE(s.participant_id, s.public_id) AS rater, t.item, r.condition, r.score, "
-    "r.plays, r.listen_ms, r.submitted_at FROM ratings r JOIN trials t ON t.id = r.trial_id "
+    "r.plays, r.listen_ms, r.submitted_at, COALESCE(t.flags, '') AS trial_flags FROM ratings r "
+    "JOIN trials t ON t.id = r.trial_id "
     f"JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' AND s.screened_out = :no "
     "AND s.excluded = :no")
 SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
     "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
     "excluded <> :no), (SELECT sum(id) FROM sessions WHERE screened_out <> :no OR excluded <> :no)")
-SQL_RATERS = text(  # finished sessions, and sessions in flight (active within the timeout)
+_STARTED = "EXISTS (SELECT 1 FROM trials d WHERE d.session_id = {s}.id AND d.submitted_at IS NOT NULL)"
+SQL_RATERS = text(  # finished sessions, and sessions in flight: active within the timeout and started (a session
+    # that never submitted anything reserves nothing, as in flow.item_load, so idle sessions cannot use up the budget)
     f"SELECT sum(CASE WHEN state = '{_DONE}' THEN 1 ELSE 0 END), "
-    f"sum(CASE WHEN state = '{_ACTIVE}' AND last_seen >= :cutoff THEN 1 ELSE 0 END) FROM sessions "
-    "WHERE screened_out = :no AND excluded = :no")
+    f"sum(CASE WHEN state = '{_ACTIVE}' AND last_seen >= :cutoff AND {_STARTED.format(s='sessions')} THEN 1 ELSE 0 "
+    "END) FROM sessions WHERE screened_out = :no AND excluded = :no")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +108,7 @@ def ratings_frame(conn, study) -> pd.DataFrame:
     """The ratings that count so far (long format, the analysis' columns that screening needs)."""
     rows = conn.execute(SQL_RATINGS, {"no": False}).all()
     df = pd.DataFrame(rows, columns=["session_id", "rater", "item", "condition", "score", "plays", "listen_ms",
-                                     "submitted_at"])
+                                     "submitted_at", "trial_flags"])
     cat_of, _ = _layout(study)
     kinds = {c.id: c.kind for c in study.manifest.conditions}
     df["category"] = df["item"].map(cat_of)
@@ -115,8 +118,9 @@ def ratings_frame(conn, study) -> pd.DataFrame:
 
 
 def screen(frame: pd.DataFrame, settings) -> tuple[pd.DataFrame, int]:
-    """Post-screening with the study's preset (as ``mushra analyze --study`` applies it); ``exclude_flagged``
-    when the study sets it. Returns the kept ratings and the number of raters removed."""
+    """Post-screening with the study's preset, as ``mushra analyze --study`` applies it by default: raters with
+    listening-evidence flags count exactly as they do there (a study with ``require_full_listening = true``
+    rejects such trials outright). Returns the kept ratings and the number of raters removed."""
     if frame.empty:
         return frame, 0
     from harness.analysis import screening  # the one implementation of the presets
@@ -263,7 +267,7 @@ class Controller:
         rows = conn.execute(text(
             f"SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' "
             f"AND t.submitted_at IS NULL AND s.state = '{_ACTIVE}' AND s.last_seen >= :cutoff AND s.screened_out = :no "
-            "AND s.excluded = :no GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
+            f"AND s.excluded = :no AND {_STARTED.format(s='s')} GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
         cat_of, _ = _layout(self.study)
         pending: dict[str, int] = {}
         for item, n in rows:  # raters in flight per category (at most one trial per item and session)
@@ -291,8 +295,10 @@ class Controller:
 
     def assign(self, s, load: dict[str, int], rng: random.Random, *, platform: str) -> list[str]:
         """Items for a new session (called inside the session-creation transaction ``s``), or 409
-        ``study_complete`` when every target is met or the budget is spent (in-progress sessions included)."""
-        st = self.state()
+        ``study_complete`` when every target is met or the budget is spent (in-progress sessions included).
+        Uses the cached state (the caller refreshed it before taking the write lock; refreshing here could wait
+        for that lock)."""
+        st = self._state if self._state is not None else self._compute()
         if st.complete:
             raise closed_error(st, self.study.settings, platform=platform)
         cap = self.study.settings.max_raters

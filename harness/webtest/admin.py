@@ -9,12 +9,12 @@ import hmac
 import statistics
 from functools import wraps
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, session,
                    url_for)
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from harness.webtest.config import ADMIN_TOKEN_ENV
-from harness.ratings.export import ratings_frame, sessions_frame
+from harness.ratings.export import neutralise, ratings_frame, sessions_frame
 from harness.webtest.flow import item_load
 from harness.ratings.models import Rating, Session, Trial
 from harness.webtest.security import csrf_ok, csrf_token
@@ -44,7 +44,7 @@ def admin_required(view):
     def wrapper(*a, **kw):
         tok = _token()
         if not (session.get("admin") or _bearer_ok(tok)):
-            if request.path.endswith(".csv"):
+            if request.path.endswith((".csv", ".json")):
                 abort(401, "admin login required (log in at /admin/ or send Authorization: Bearer TOKEN)")
             return redirect(url_for("admin.login"))
         return view(*a, **kw)
@@ -89,6 +89,12 @@ def dashboard():
         for cond, score in s.execute(select(Rating.condition, Rating.score).join(Trial).join(Session)
                                      .where(Session.screened_out.is_(False), Session.excluded.is_(False))):
             scores.setdefault(cond, []).append(score)
+        totals = dict(s.execute(select(Session.state, func.count()).group_by(Session.state)).all())
+        n_all = sum(totals.values())
+        n_screened = s.scalar(select(func.count()).where(Session.screened_out.is_(True))) or 0
+        n_excluded = s.scalar(select(func.count()).where(Session.excluded.is_(True))) or 0
+        n_flagged = s.scalar(select(func.count()).select_from(Trial).where(Trial.flags.is_not(None),
+                                                                            Trial.flags != "")) or 0
         sessions = list(s.scalars(select(Session).order_by(Session.id.desc()).limit(200)))
         rows = [{"id": x.public_id, "rater": x.participant_id or "", "platform": x.platform, "state": x.state,
                  "excluded": x.excluded, "screened_out": x.screened_out, "last_seen": x.last_seen,
@@ -108,9 +114,9 @@ def dashboard():
         adaptive_view = adaptive_dashboard(ctl.fresh(plan=True))
     return render_template("admin.html", study=study, items=items, conds=conds, sessions=rows, adaptive=adaptive_view,
                            target=study.settings.ratings_per_item, csrf=csrf_token(),
-                           n_sessions=len(rows), n_done=sum(r["state"] == SessionState.DONE for r in rows),
-                           n_screened=sum(r["screened_out"] for r in rows),
-                           n_excluded=sum(r["excluded"] for r in rows))
+                           n_sessions=n_all, n_done=totals.get("done", 0), n_active=totals.get("active", 0),
+                           n_screened=n_screened, n_excluded=n_excluded, n_flagged=n_flagged,
+                           n_listed=len(rows))
 
 
 @bp.post("/sessions/<public_id>/exclude")
@@ -129,18 +135,46 @@ def exclude(public_id: str):
 
 
 def _csv(df, name: str) -> Response:
-    return Response(df.to_csv(index=False), mimetype="text/csv",
+    return Response(neutralise(df).to_csv(index=False), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def _json(df, name: str) -> Response:
+    import json
+
+    study = _ext()["study"]
+    records = json.loads(df.to_json(orient="records", date_format="iso"))  # NaN -> null
+    resp = jsonify({"format": f"mushra-{name}", "format_version": 1, "study": study.manifest.study_name,
+                    "study_hash": study.manifest.study_hash, "columns": list(df.columns), "rows": records})
+    resp.headers["Content-Disposition"] = f"attachment; filename={name}.json"
+    return resp
+
+
+def _ratings():
+    ext = _ext()  # everything, marked: screened-out and excluded raters are in it with their flag columns
+    return ratings_frame(ext["config"].db_url, study_dir=ext["study"].folder, include_excluded=True,
+                         include_screened_out=True)
 
 
 @bp.get("/export/ratings.csv")
 @admin_required
 def export_ratings():
-    ext = _ext()
-    return _csv(ratings_frame(ext["config"].db_url, study_dir=ext["study"].folder), "ratings.csv")
+    return _csv(_ratings(), "ratings.csv")
+
+
+@bp.get("/export/ratings.json")
+@admin_required
+def export_ratings_json():
+    return _json(_ratings(), "ratings")
 
 
 @bp.get("/export/sessions.csv")
 @admin_required
 def export_sessions():
     return _csv(sessions_frame(_ext()["config"].db_url), "sessions.csv")
+
+
+@bp.get("/export/sessions.json")
+@admin_required
+def export_sessions_json():
+    return _json(sessions_frame(_ext()["config"].db_url), "sessions")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from harness.webtest import flow, steps
+from harness.webtest import flow, schemas, steps
 from harness.webtest.flow import ApiError
 from harness.vocabulary import TrialKind
 
@@ -48,7 +48,7 @@ def create_session():
     if not isinstance(body, dict):
         raise ApiError(400, "bad_payload", "the body must be a JSON object")
     pid = body.get("participant_id")
-    pid = _short_str(pid, "participant_id") if pid not in (None, "") else None
+    pid = _short_str(pid, "participant_id", limit=100) if pid not in (None, "") else None
     crowd_in = body.get("crowd") or {}
     if not isinstance(crowd_in, dict):
         raise ApiError(400, "bad_field", "crowd must be an object of URL parameters")
@@ -58,9 +58,10 @@ def create_session():
         raise ApiError(400, "bad_field", "platform must be prolific, mturk or direct")
     if pid is None:
         pid = crowd.get("PROLIFIC_PID") or crowd.get("workerId")
-    device = body.get("device") or {}
-    if not isinstance(device, dict):
-        raise ApiError(400, "bad_field", "device must be an object")
+    unknown = set(body) - {"participant_id", "crowd", "platform", "device"}
+    if unknown:
+        raise ApiError(400, "unknown_fields", f"unknown fields {sorted(unknown)}")
+    device = schemas.validate(body.get("device"), schemas.DEVICE, name="device", code="bad_device")
     study, db = _ctx()
     adaptive = current_app.extensions["mushra"].get("adaptive")
     if adaptive is not None:
@@ -68,17 +69,17 @@ def create_session():
     for attempt in range(2):
         try:
             with db.write_lock(), db.Write.begin() as s:
-                sess, created = flow.create_session(
+                sess = flow.create_session(
                     s, study, participant_id=pid, platform=platform, crowd=crowd, device=device,
                     user_agent=request.headers.get("User-Agent", ""), adaptive=adaptive)
                 token = sess.token
             break
-        except IntegrityError:  # the same participant id created concurrently: resume that one
+        except IntegrityError:  # the same participant id created concurrently: the second one is refused
             if attempt:
                 raise
-    resp = jsonify({"session": token, "resumed": not created,
+    resp = jsonify({"session": token, "resumed": False,
                     "resume_url": url_for("pages.index", resume=token, _external=True)})
-    resp.status_code = 201 if created else 200
+    resp.status_code = 201
     return resp
 
 

@@ -41,9 +41,19 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
     bucket = TokenBucket(config.rate_limit_per_s, config.rate_burst)
 
     from harness.webtest import admin, api, audio, pages
+    from harness.webtest.limiter import client_key, make_limiter
 
     for bp in (pages.bp, api.bp, audio.bp, admin.bp):
         app.register_blueprint(bp)
+    limiter = make_limiter(app, db, key_func=client_key)
+    for endpoint, limit, methods, what in (
+            ("api.create_session", config.session_limit, ["POST"], "new sessions"),
+            ("admin.login", config.login_limit, ["POST"], "admin login attempts")):
+        if limit.strip():
+            app.view_functions[endpoint] = limiter.limit(
+                limit, methods=methods, error_message=f"too many {what} from your address; wait a few minutes "
+                                                      "and retry")(app.view_functions[endpoint])
+    app.extensions["mushra"]["limiter"] = limiter
 
     @app.before_request
     def _guards():
@@ -87,7 +97,12 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
 
 class _CookieOnlyForPages(SecureCookieSessionInterface):
     """No cookie session on the API and audio paths: the session token in the URL is the capability there
-    (and skipping the signed-cookie work saves CPU on every API request)."""
+    (and skipping the signed-cookie work saves CPU on every API request). The cookie is ``Secure`` whenever the
+    request came over HTTPS (directly, or via the trusted reverse proxy's ``X-Forwarded-Proto``), or always with
+    ``MUSHRA_SECURE_COOKIES=1``; it is always ``HttpOnly`` and ``SameSite=Strict``."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.extensions["mushra"]["config"].secure_cookies or request.is_secure)
 
     def open_session(self, app, request):
         if request.path.startswith(("/api/", "/audio/")):

@@ -13,6 +13,11 @@ ADMIN_TOKEN_ENV = "MUSHRA_ADMIN_TOKEN"
 SECRET_KEY_ENV = "MUSHRA_SECRET_KEY"
 RATE_LIMIT_ENV = "MUSHRA_RATE_LIMIT"  # requests per second per IP per worker; 0 disables
 TRUST_PROXY_ENV = "MUSHRA_TRUST_PROXY"  # 1: behind one reverse proxy (use X-Forwarded-* headers)
+SESSION_LIMIT_ENV = "MUSHRA_SESSION_LIMIT"  # new sessions per client IP (Flask-Limiter syntax); "" disables
+LOGIN_LIMIT_ENV = "MUSHRA_LOGIN_LIMIT"  # admin login attempts per client IP; "" disables
+SECURE_COOKIES_ENV = "MUSHRA_SECURE_COOKIES"  # 1: always mark cookies Secure (default: when the request is HTTPS)
+DEFAULT_SESSION_LIMIT = "10 per minute;60 per hour"
+DEFAULT_LOGIN_LIMIT = "5 per minute;30 per hour"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +36,9 @@ class AppConfig:
     rate_burst: int = 200
     max_content_length: int = 256 * 1024  # bytes per request
     trust_proxy: bool = False  # honour X-Forwarded-For (only behind a reverse proxy you control)
+    session_limit: str = DEFAULT_SESSION_LIMIT  # per client IP, across all workers (database-backed); "" = off
+    login_limit: str = DEFAULT_LOGIN_LIMIT
+    secure_cookies: bool = False  # True: Secure cookies even when the app sees plain HTTP
 
     @classmethod
     def from_env(cls, study_dir: str | Path, *, db_url: str | None = None) -> "AppConfig":
@@ -41,7 +49,10 @@ class AppConfig:
         rate = float(os.environ.get(RATE_LIMIT_ENV, "20"))
         return cls(study_dir=folder, db_url=url, secret_key=secret,
                    admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, rate_limit_per_s=rate,
-                   trust_proxy=os.environ.get(TRUST_PROXY_ENV, "") in ("1", "true", "yes"))
+                   trust_proxy=os.environ.get(TRUST_PROXY_ENV, "") in ("1", "true", "yes"),
+                   session_limit=os.environ.get(SESSION_LIMIT_ENV, DEFAULT_SESSION_LIMIT),
+                   login_limit=os.environ.get(LOGIN_LIMIT_ENV, DEFAULT_LOGIN_LIMIT),
+                   secure_cookies=os.environ.get(SECURE_COOKIES_ENV, "") in ("1", "true", "yes"))
 
 
 def _persistent_secret(folder: Path) -> str:

@@ -10,8 +10,8 @@ import random
 import secrets
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session as OrmSession, aliased
 
 from harness.webtest import headphone
 from harness.ratings.models import Session, Trial, utcnow
@@ -51,12 +51,16 @@ def public_id(token: str) -> str:
 
 def item_load(s: OrmSession, study: Study) -> dict[str, int]:
     """Ratings per item that are done or promised: submitted MUSHRA trials plus the unsubmitted ones of sessions
-    active within the timeout (abandoned sessions release their items). Screened-out sessions never count."""
+    that have submitted at least one step (training included) and were active within the timeout. A session
+    that never submitted anything reserves nothing, so idle or scripted sessions cannot lock a study; abandoned
+    sessions release their items. Screened-out and excluded sessions never count."""
     cutoff = utcnow() - dt.timedelta(minutes=study.settings.session_timeout_minutes)
+    done = aliased(Trial)
+    started = exists().where(done.session_id == Session.id, done.submitted_at.is_not(None))
     rows = s.execute(
         select(Trial.item, func.count()).join(Session, Trial.session_id == Session.id)
         .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False), Session.excluded.is_(False),
-               or_(Trial.submitted_at.is_not(None), Session.last_seen >= cutoff))
+               or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, started)))
         .group_by(Trial.item)).all()
     load = {item: 0 for item in study.items}
     for item, n in rows:
@@ -81,16 +85,21 @@ def _stimulus_trial(study: Study, kind: str, item: str, index: int, rng: random.
 
 
 def create_session(s: OrmSession, study: Study, *, participant_id: str | None, platform: str,
-                   crowd: dict[str, str], device: dict[str, Any], user_agent: str, adaptive=None
-                   ) -> tuple[Session, bool]:
-    """Return ``(session, created)``; an existing participant id resumes its session (one per participant).
+                   crowd: dict[str, str], device: dict[str, Any], user_agent: str, adaptive=None) -> Session:
+    """Create a session and return it. One session per participant id *and platform* (ids are stored as
+    ``platform:id``, so a Prolific and an MTurk id never collide). An id that already has a session is refused
+    (409): the id alone never hands over a session; the browser that holds its token, or the resume link, does.
     ``adaptive``: the study's :class:`harness.webtest.adaptive.Controller` when it has precision targets."""
-    if participant_id:
-        existing = s.scalar(select(Session).where(Session.participant_id == participant_id))
-        if existing is not None:
-            existing.last_seen = utcnow()
-            return existing, False
     settings = study.settings
+    if platform == "direct" and not settings.allow_direct:
+        raise ApiError(403, "crowd_id_required", "this study only accepts participants from its crowd platform; "
+                                                 "open it from the link on Prolific or MTurk")
+    if participant_id:
+        participant_id = f"{platform}:{participant_id}"
+        if s.scalar(select(Session.id).where(Session.participant_id == participant_id)) is not None:
+            raise ApiError(409, "participant_has_session",
+                           "this participant id has already started the study in another browser or device. "
+                           "Continue there, or open the resume link shown at the bottom of that page.")
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
     load = item_load(s, study)
@@ -106,8 +115,11 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
                    platform=platform, crowd=crowd, device=device, user_agent=user_agent[:512],
                    assigned_items=items)
     trials: list[Trial] = []
-    others = [i for i in study.items if i not in items] or list(study.items)
-    for t_item in rng.sample(others, min(settings.training_items, len(others))):
+    # training on items this rater will not rate; only a study with too few items (warned when it is loaded)
+    # falls back to rated ones
+    unrated = [i for i in study.items if i not in items]
+    pool = rng.sample(unrated, len(unrated)) + rng.sample(items, len(items))
+    for t_item in pool[:settings.training_items]:
         trials.append(_stimulus_trial(study, TrialKind.TRAINING, t_item, len(trials), rng))
     if settings.headphone_check:
         trials.append(Trial(kind=TrialKind.HEADPHONE, order_index=len(trials),
@@ -117,7 +129,7 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
     trials.append(Trial(kind=TrialKind.QUESTIONNAIRE, order_index=len(trials), stimuli=[]))
     sess.trials = trials
     s.add(sess)
-    return sess, True
+    return sess
 
 
 def get_session(s: OrmSession, token: str) -> Session:

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import aliased
 
-from harness.webtest import headphone
+from harness.webtest import headphone, schemas
 from harness.ratings.db import Database
 from harness.webtest.flow import QUESTION_IDS, QUESTIONS, ApiError
-from harness.ratings.models import HeadphoneAnswer, Rating, Session, Trial, utcnow
+from harness.ratings.models import HeadphoneAnswer, Rating, Session, StimulusFetch, Trial, utcnow
 from harness.webtest.study import Study
 from harness.vocabulary import SessionState, TrialKind
 
@@ -42,12 +42,14 @@ SQL_NEXT = (select(Trial.id, Trial.kind, Trial.stimuli, Trial.reference_id, Tria
             .order_by(Trial.order_index).limit(1))
 SQL_ISSUE = update(Trial).where(Trial.id == bindparam("tid"), Trial.issued_at.is_(None)).values(issued_at=_NOW)
 SQL_TOUCH = update(Session).where(Session.id == bindparam("sid")).values(last_seen=_NOW)
-SQL_TRIAL = (select(Trial.id, Trial.session_id, Trial.kind, Trial.stimuli, Trial.issued_at, Trial.submitted_at,
-                    Trial.payload_hash, Session.state).join(Session, Session.id == Trial.session_id)
+SQL_TRIAL = (select(Trial.id, Trial.session_id, Trial.kind, Trial.item, Trial.stimuli, Trial.reference_id,
+                    Trial.issued_at, Trial.submitted_at, Trial.payload_hash, Session.state).join(Session, Session.id == Trial.session_id)
              .where(Trial.id == bindparam("tid"), Session.token == bindparam("token")))
 SQL_CLAIM = (update(Trial).where(Trial.id == bindparam("tid"), Trial.submitted_at.is_(None))
              .values(submitted_at=_NOW, payload_hash=bindparam("hash", type_=String),
-                     telemetry=bindparam("tel", type_=JSON), answers=bindparam("ans", type_=JSON)))
+                     telemetry=bindparam("tel", type_=JSON), answers=bindparam("ans", type_=JSON),
+                     flags=bindparam("flags", type_=String)))
+SQL_FETCHES = select(StimulusFetch.stimulus, StimulusFetch.fetched_at).where(StimulusFetch.trial_id == bindparam("tid"))
 _NEXT_OPEN = aliased(Trial)
 SQL_ISSUE_NEXT = (  # issue the session's next step in the submission's transaction (saves a write later)
     update(Trial).where(Trial.issued_at.is_(None), Trial.id == (
@@ -126,10 +128,14 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
         if trial is None:
             _session(conn, token)  # 404 unknown_session if the token is wrong
             raise ApiError(404, "unknown_trial", f"trial {trial_id} does not belong to this session")
+        fetches = {} if trial.kind == "questionnaire" else dict(
+            conn.execute(SQL_FETCHES, {"tid": trial.id}).all())
     digest, body = _canonical(trial.kind, payload)
-    tel = payload.get("telemetry", {})
-    if not isinstance(tel, dict):
-        raise ApiError(400, "bad_telemetry", "telemetry must be a JSON object")
+    tel = schemas.validate(payload.get("telemetry"), schemas.TELEMETRY, name="telemetry", code="bad_telemetry")
+    for key in ("plays", "listen_ms"):
+        stray = set(tel.get(key, {})) - {row[0] for row in trial.stimuli}
+        if stray:
+            raise ApiError(400, "bad_telemetry", f"telemetry.{key} names stimuli not in this trial")
     if trial.submitted_at is not None:
         return _replay(trial.id, trial.payload_hash, digest)
     if trial.issued_at is None:
@@ -137,6 +143,9 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
     if trial.state != SessionState.ACTIVE:
         raise ApiError(409, "session_closed", f"this session is {trial.state}")
     now = utcnow()
+    flags = listening_flags(study, trial, fetches, now)
+    if flags and study.settings.require_full_listening:
+        raise ApiError(422, "not_listened", _NOT_LISTENED[flags[0]])
     ratings, hp_rows, screened = [], [], False
     if trial.kind in (TrialKind.MUSHRA, TrialKind.TRAINING):
         ratings = _ratings(study, trial, body, tel, now)
@@ -147,7 +156,7 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
     try:
         with db.write() as conn:  # one transaction per submitted trial
             claimed = conn.execute(SQL_CLAIM, {
-                "now": now, "hash": digest, "tel": tel, "tid": trial.id,
+                "now": now, "hash": digest, "tel": tel, "tid": trial.id, "flags": ",".join(flags),
                 "ans": body if trial.kind in (TrialKind.HEADPHONE, TrialKind.QUESTIONNAIRE) else None})
             if claimed.rowcount != 1:
                 raise _Raced
@@ -169,6 +178,28 @@ def submit(db: Database, study: Study, token: str, trial_id: int, payload: Any) 
             saved = conn.execute(SQL_HASH, {"tid": trial.id}).scalar()
         return _replay(trial.id, saved, digest)
     return {"status": "saved", "trial": trial.id}
+
+
+_NOT_LISTENED = {
+    "not_fetched": "the sounds of this page were never loaded; play every sound before rating",
+    "too_fast": "this page was answered sooner than its sounds can be heard; listen to every sound, then retry",
+}
+
+
+def listening_flags(study: Study, trial, fetches: dict[str, dt.datetime], now: dt.datetime) -> list[str]:
+    """Server-side listening evidence of a step: ``not_fetched`` when a stimulus (or the open reference) was
+    never downloaded, ``too_fast`` when the submission came sooner than ``min_listen_fraction`` x (number of
+    stimuli x excerpt length) after the first download. Questionnaires carry no audio."""
+    if trial.kind == "questionnaire":
+        return []
+    needed = {row[0] for row in trial.stimuli} | ({trial.reference_id} if trial.reference_id else set())
+    if not needed <= set(fetches):
+        return ["not_fetched"]
+    excerpt_s = (headphone.trial_seconds() if trial.kind == "headphone"
+                 else study.frames[trial.item] / study.sample_rate)
+    required_s = study.settings.min_listen_fraction * len(trial.stimuli) * excerpt_s
+    heard_s = (now - min(fetches.values())).total_seconds()
+    return ["too_fast"] if heard_s < required_s else []
 
 
 def _replay(trial_id: int, saved_hash: str | None, digest: str) -> dict[str, Any]:

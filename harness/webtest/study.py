@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import soundfile as sf
 from harness.errors import ManifestError
 from harness.manifest import Manifest, load_manifest
 from harness.vocabulary import MIN_SIGNALS_PER_TRIAL, RaterSettings, resolve_condition_problem
+from harness.webtest.texts import check_texts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,10 @@ def load_study(study_dir: str | Path) -> Study:
     settings = rater_settings(manifest)
     if not manifest.items:
         raise ManifestError(f"{folder}: the study has no items; add items to the study file and re-run prepare")
+    check_texts(settings.text, settings.translations)
+    warning = settings.training_warning(n_items=len(manifest.items))
+    if warning:
+        warnings.warn(f"{folder.name}: {warning}", UserWarning, stacklevel=2)
     conditions: dict[str, tuple[str, ...]] = {}
     frames: dict[str, int] = {}
     for item in manifest.items:

@@ -143,3 +143,30 @@ def test_demo_report_on_a_study(tmp_path):
     rows, _ = E.read_results(tmp_path / "report" / "evaluation.json")
     v = rows.set_index(["metric", "condition"])["value"]
     assert v[("visqol-audio", "reference")] > 4.5 > v[("visqol-audio", "lp3.5")]
+
+
+@needs_opus
+def test_a_failing_cell_names_item_and_codec_and_the_others_still_run(items, tmp_path):
+    (items / "speech" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")  # unreadable audio
+    df, paths, notes = E.evaluate(items=items, codecs=["opus"], kbps=[12], metrics=("si-snr",),
+                                  out_dir=tmp_path / "out", progress=False)
+    bad = df[df["error"] != ""]
+    assert list(bad["item"]) == ["speech/broken"] and bad["value"].isna().all()
+    assert "item 'speech/broken', opus_12kbps" in bad["error"].iloc[0]
+    assert df[df["error"] == ""]["value"].notna().sum() == 2  # the two good items were scored
+    assert any("speech/broken" in n for n in notes)
+    assert json.loads(paths["json"].read_text())["settings"]["failed_cells"] == 1
+
+
+@needs_opus
+def test_a_cached_rerun_starts_no_worker(items, tmp_path, monkeypatch):
+    kw = dict(items=items, codecs=["opus"], kbps=[6, 12], metrics=("si-snr",), out_dir=tmp_path / "out",
+              progress=False)
+    E.evaluate(jobs=1, **kw)
+
+    def no_pool(*a, **k):
+        raise AssertionError("a worker pool was started for cached cells")
+
+    monkeypatch.setattr(E, "ProcessPoolExecutor", no_pool)
+    df, _, _ = E.evaluate(jobs=2, **kw)
+    assert df["cached"].all() and len(df) == 4

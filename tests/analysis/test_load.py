@@ -34,11 +34,11 @@ def test_webmushra_csv_is_mapped(tmp_path):
     assert (df.loc[df["condition"] == "lp7", "kind"] == "anchor").all()
 
 
-def test_webmushra_without_uuid_splits_sessions():
+def test_webmushra_without_any_rater_identity_is_a_clear_error_not_row_order():
     rows = [{"session_test_id": "t", "trial_id": tr, "rating_stimulus": st, "rating_score": 50}
             for _ in range(3) for tr in ("a", "b") for st in ("reference", "x_6")]
-    df = load_ratings(pd.DataFrame(rows))
-    assert df["rater"].nunique() == 3
+    with pytest.raises(RatingsError, match="row order"):
+        load_ratings(pd.DataFrame(rows))
 
 
 def test_bad_ratings_give_clear_errors(tmp_path):

@@ -135,3 +135,12 @@ def test_availability_with_model_dir_option(lyra_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("MUSHRA_LYRA_DIR", raising=False)
     assert Lyra.availability(model_dir=str(lyra_dir)) == (True, f"models in {lyra_dir}")
     assert not Lyra.availability(model_dir=str(tmp_path))[0]
+
+
+def test_a_model_dir_that_does_not_exist_is_an_error_not_a_fallback(lyra_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSHRA_LYRA_DIR", str(lyra_dir))  # a good folder the old code silently fell back to
+    missing = tmp_path / "no-such-folder"
+    ok, reason = Lyra.availability(model_dir=str(missing))
+    assert not ok and str(missing) in reason and "does not exist" in reason
+    with pytest.raises(CodecUnavailable, match="does not exist"):
+        Lyra(kbps=6, model_dir=missing)

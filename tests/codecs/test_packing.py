@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from harness.codecs.base import CodecError
-from harness.codecs.packing import pack_codes, packed_size, unpack_codes
+from harness.codecs.packing import (HEADER_SIZE, PayloadHeader, check_body_size, pack_codes, pack_header, packed_size,
+                                    read_header, unpack_codes)
 
 
 @pytest.mark.parametrize("bits", [1, 3, 4, 7, 10, 13, 16, 24, 32])
@@ -37,3 +38,29 @@ def test_out_of_range_and_truncated_payload_are_errors():
 def test_empty():
     assert pack_codes(np.zeros(0, dtype=np.int64), 10) == b""
     assert unpack_codes(b"", 10, 0).size == 0
+
+
+def test_header_golden_bytes_and_round_trip():
+    head = pack_header(tag=0x53, version=1, n_q=8, length=24000)
+    assert HEADER_SIZE == 7 and head == bytes([0x53, 1, 8, 0, 0, 0x5D, 0xC0])
+    got, body = read_header(head + b"xyz", codec="c", tag=0x53, version=1, n_q=8)
+    assert got == PayloadHeader(tag=0x53, version=1, n_q=8, length=24000) and body == b"xyz"
+
+
+def test_header_errors():
+    head = pack_header(tag=0x53, version=1, n_q=8, length=100)
+    with pytest.raises(CodecError, match="coded at 8 quantizers but the decoder is set to 4 quantizers"):
+        read_header(head, codec="c", tag=0x53, version=1, n_q=4)
+    with pytest.raises(CodecError, match="not a c payload"):
+        read_header(head, codec="c", tag=0x54, version=1, n_q=8)
+    with pytest.raises(CodecError, match="version 1; this build reads version 2"):
+        read_header(head, codec="c", tag=0x53, version=2, n_q=8)
+    with pytest.raises(CodecError, match="shorter than its 7-byte header"):
+        read_header(head[:6], codec="c", tag=0x53, version=1, n_q=8)
+    with pytest.raises(CodecError, match="length must be an integer"):
+        pack_header(tag=0x53, version=1, n_q=8, length=2**32)
+    with pytest.raises(CodecError, match="truncated"):
+        check_body_size(b"ab", codec="c", need=3)
+    with pytest.raises(CodecError, match="1 more than"):
+        check_body_size(b"abcd", codec="c", need=3)
+    check_body_size(b"abc", codec="c", need=3)

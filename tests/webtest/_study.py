@@ -38,10 +38,14 @@ def _lowpass(x: np.ndarray, sr: int, fc: float) -> np.ndarray:
 
 
 def build_study(folder: Path, *, n_items: int = 3, sr: int = 16000, seconds: float = 1.5, rater: dict | None = None,
-                study_name: str = "webtest-study") -> Path:
+                study_name: str = "webtest-study", extra_codecs: int = 0) -> Path:
+    """``extra_codecs`` adds conditions ``noisy_K`` (K = 1..) so a trial can have up to 12 signals."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     items, stimuli = [], []
+    conditions = CONDITIONS + tuple(
+        ConditionRecord(id=f"noisy_{j}", kind="codec", codec="noisy", kbps=float(j), label=f"noisy {j}")
+        for j in range(1, extra_codecs + 1))
     for k in range(n_items):
         item = f"item{k + 1}"
         ref = _signal(sr, seconds, seed=k)
@@ -52,7 +56,9 @@ def build_study(folder: Path, *, n_items: int = 3, sr: int = 16000, seconds: flo
         versions = {"reference": ref, "lp3.5": _lowpass(ref, sr, 3500), "lp7": _lowpass(ref, sr, 7000 * 0.99),
                     "fakecodec_6": ref + 0.05 * rng.standard_normal(ref.shape).astype(np.float32),
                     "fakecodec_12": ref + 0.01 * rng.standard_normal(ref.shape).astype(np.float32)}
-        for c in CONDITIONS:
+        for j in range(1, extra_codecs + 1):
+            versions[f"noisy_{j}"] = ref + 0.003 * j * rng.standard_normal(ref.shape).astype(np.float32)
+        for c in conditions:
             rel = f"stimuli/{item}/{c.id}.wav"
             write_audio(folder / rel, versions[c.id], sr)
             digest = hashlib.sha256((folder / rel).read_bytes()).hexdigest()
@@ -61,6 +67,6 @@ def build_study(folder: Path, *, n_items: int = 3, sr: int = 16000, seconds: flo
                                           measured_kbps=(c.kbps * 1.01 if c.kbps else None)))
     manifest = Manifest(study_name=study_name, study_hash=hashlib.sha256(study_name.encode()).hexdigest()[:16],
                         sample_rate=sr, channels=1, loudness_target_lufs=-23.0, items=tuple(items),
-                        conditions=CONDITIONS, stimuli=tuple(stimuli), rater=dict(rater or {}))
+                        conditions=conditions, stimuli=tuple(stimuli), rater=dict(rater or {}))
     manifest.save(folder)
     return folder

@@ -49,6 +49,8 @@ def study_dir(tmp_path: Path) -> Path:
 
 def make_config(study: Path, db_url: str, **kw) -> AppConfig:
     kw.setdefault("rate_limit_per_s", 0)
+    kw.setdefault("session_limit", "")  # tests that check the per-client limits set them explicitly
+    kw.setdefault("login_limit", "")
     return AppConfig(study_dir=study, db_url=db_url, secret_key="test-secret", admin_token=ADMIN, **kw)
 
 
@@ -107,19 +109,26 @@ class Rater:
 
 
 def correct_headphone_answers(client, token: str, step: dict) -> dict:
-    """Find the quiet interval from the audio itself (the -6 dB tone has the lowest left-channel RMS)."""
+    """Find the Huggins-pitch interval the way a script that knows the test's design must: the interval whose
+    channels are in antiphase in the 600 Hz band (cross-spectrum), not by level or by comparing channels."""
     import io
 
     import numpy as np
     import soundfile as sf
 
+    from harness.webtest import headphone
+
     out = {}
     for t in step["tests"]:
-        data = client.get(t["url"]).data
-        x, sr = sf.read(io.BytesIO(data), always_2d=True)
-        seg = int(1.5 * sr)
-        rms = [np.sqrt(np.mean(x[i * seg:i * seg + sr, 0] ** 2)) for i in range(3)]
-        out[t["id"]] = int(np.argmin(rms)) + 1
+        x, sr = sf.read(io.BytesIO(client.get(t["url"]).data), always_2d=True)
+        seg, n = int((headphone.NOISE_S + headphone.GAP_S) * sr), int(headphone.NOISE_S * sr)
+        f = np.fft.rfftfreq(n, 1.0 / sr)
+        band = np.abs(f - headphone.CENTER_HZ) <= headphone.HALF_BAND_HZ
+        corr = []
+        for i in range(3):
+            left, right = (np.fft.rfft(x[i * seg:i * seg + n, c]) for c in (0, 1))
+            corr.append(float(np.real(np.sum(left[band] * np.conj(right[band])))))
+        out[t["id"]] = int(np.argmin(corr)) + 1
     return out
 
 

@@ -124,7 +124,7 @@ def test_precision_study_stops_itself_and_analyze_confirms(tmp_path, capsys):
         "trials_per_rater": 3, "training_items": 0, "precision": 5.0, "max_raters": 300})
     db_url = f"sqlite:///{folder / 'ratings.sqlite'}"
     app = create_app(AppConfig(study_dir=folder, db_url=db_url, secret_key="k", admin_token=ADMIN,
-                               rate_limit_per_s=0))
+                               rate_limit_per_s=0, session_limit="", login_limit=""))
     ctl = app.extensions["mushra"]["adaptive"]
     ctl.refresh_s, ctl.background, ctl.max_cpu_share = 0.0, False, None  # evaluate before every new session
     client = app.test_client()
@@ -143,6 +143,7 @@ def test_precision_study_stops_itself_and_analyze_confirms(tmp_path, capsys):
     assert body["return_url"].endswith("cc=" + app.extensions["mushra"]["study"].settings.screened_out_code)
     page = client.get("/?PROLIFIC_PID=late").get_data(as_text=True)
     assert 'data-closed="1"' in page and "This study is complete" in page
+    assert "Diese Studie ist abgeschlossen" in client.get("/?PROLIFIC_PID=late&lang=de").get_data(as_text=True)
     dash = client.get("/admin/", headers={"Authorization": f"Bearer {ADMIN}"}).get_data(as_text=True)
     assert "Complete: every target met" in dash and "Raters still needed" in dash
     assert n < 150  # a fixed design for the noisier category would take far more (see the benchmark)

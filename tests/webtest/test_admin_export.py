@@ -9,7 +9,7 @@ import re
 import pandas as pd
 
 from harness.webtest import create_app
-from harness.ratings.export import RATING_COLUMNS, ratings_frame
+from harness.ratings.export import RATING_COLUMNS, TELEMETRY_COLUMNS, ratings_frame
 from tests.webtest.conftest import ADMIN, Rater, make_config
 
 
@@ -55,8 +55,9 @@ def test_dashboard_exports_and_exclusion(app, client):
     csv = client.get("/admin/export/ratings.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     df = pd.read_csv(io.StringIO(csv.get_data(as_text=True)))
-    assert list(df.columns) == RATING_COLUMNS
-    assert len(df) == 3 * 2 * 5 and set(df["rater"]) == {"rater0", "rater1", "rater2"}
+    assert list(df.columns) == RATING_COLUMNS + TELEMETRY_COLUMNS
+    assert len(df) == 3 * 2 * 5 and set(df["rater"]) == {"direct:rater0", "direct:rater1", "direct:rater2"}
+    assert set(df["participant_id"]) == {"rater0", "rater1", "rater2"} and not df["excluded"].any()
     assert set(df["kind"]) == {"reference", "anchor", "codec"}
     codec_rows = df[df["kind"] == "codec"]
     assert set(codec_rows["codec"]) == {"fakecodec"} and set(codec_rows["kbps"]) == {6.0, 12.0}
@@ -72,10 +73,13 @@ def test_dashboard_exports_and_exclusion(app, client):
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     assert client.post(f"/admin/sessions/{sid}/exclude", data={"excluded": "1", "csrf": csrf}).status_code == 302
     df2 = pd.read_csv(io.StringIO(client.get("/admin/export/ratings.csv").get_data(as_text=True)))
-    assert len(df2) == 2 * 2 * 5 and sid not in set(df2["session"])
-    full = ratings_frame(app.extensions["mushra"]["config"].db_url, study_dir=app.extensions["mushra"]["study"].folder,
-                         include_excluded=True)
-    assert len(full) == 30
+    assert len(df2) == 30 and set(df2.loc[df2["excluded"], "session"]) == {sid}  # kept, and marked
+    kept = ratings_frame(app.extensions["mushra"]["config"].db_url, study_dir=app.extensions["mushra"]["study"].folder)
+    assert len(kept) == 2 * 2 * 5 and sid not in set(kept["session"])  # the library default leaves them out
+    from harness.analysis.load import validate_ratings
+
+    with __import__("pytest").warns(UserWarning, match="excluded"):
+        assert len(validate_ratings(df2)) == 20  # analysing the CSV leaves the excluded rater out
 
 
 def test_bearer_token_for_scripts(client):

@@ -51,7 +51,7 @@ def test_full_session_and_done_code(app, client):
     assert _count(app, Rating) == 2 * 5  # training ratings are not stored
     with app.extensions["mushra"]["db"].Read() as s:
         sess = s.scalar(select(Session))
-        assert sess.state == "done" and sess.participant_id == "P-1"
+        assert sess.state == "done" and sess.participant_id == "direct:P-1"
         assert sorted(r.plays for r in s.scalars(select(Rating))) == [0] * 8 + [3, 3]
 
 
@@ -65,9 +65,9 @@ def test_status_endpoint_and_unknown_session(client):
 def test_idempotent_retry_and_conflicting_replay(app, client):
     r = Rater(client)
     step = _to_mushra(r)
-    payload = {"ratings": Rater.ratings_for(step), "telemetry": {"attempt": 1}}
+    payload = {"ratings": Rater.ratings_for(step), "telemetry": {"focus_losses": 1}}
     assert r.post(step["trial"], payload).get_json()["status"] == "saved"
-    again = r.post(step["trial"], {**payload, "telemetry": {"attempt": 2}})
+    again = r.post(step["trial"], {**payload, "telemetry": {"focus_losses": 2}})
     assert again.status_code == 200 and again.get_json()["status"] == "already saved"
     changed = dict(payload["ratings"])
     changed[step["stimuli"][1]["id"]] = 5
@@ -140,13 +140,22 @@ def test_one_session_per_participant_and_resume(client):
     assert first.status_code == 201
     body = first.get_json()
     assert body["resumed"] is False and body["resume_url"].endswith("?resume=" + body["session"])
-    again = client.post("/api/sessions", json={"participant_id": "abc"})
-    assert again.status_code == 200 and again.get_json() == {**body, "resumed": True}
+    # a second client with the same Prolific id does not get the first one's token...
+    again = client.post("/api/sessions", json={"crowd": {"PROLIFIC_PID": "abc"}})
+    assert again.status_code == 409 and again.get_json()["error"] == "participant_has_session"
+    assert body["session"] not in again.get_data(as_text=True) and "resume link" in again.get_json()["message"]
+    # ...ids are namespaced by platform: the same id on MTurk or as a direct link is another person
+    assert client.post("/api/sessions", json={"crowd": {"workerId": "abc"}}).status_code == 201
+    assert client.post("/api/sessions", json={"participant_id": "abc"}).status_code == 201
+    # the resume link (the token) still works
+    resume = client.get("/?resume=" + body["session"])
+    assert resume.status_code == 200
     r = Rater.__new__(Rater)
     r.c, r.token = client, body["session"]
+    assert client.get(f"/api/sessions/{r.token}").get_json()["state"] == "active"
     done = r.finish()
     assert done["completion_url"].endswith("cc=" + done["completion_code"])  # Prolific redirect
-    assert client.post("/api/sessions", json={"participant_id": "abc"}).get_json()["session"] == body["session"]
+    assert client.post("/api/sessions", json={"crowd": {"PROLIFIC_PID": "abc"}}).status_code == 409
     assert r.next()["kind"] == "done"  # resuming a finished session shows the code again
 
 

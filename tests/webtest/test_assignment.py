@@ -36,14 +36,19 @@ def test_items_reach_their_target_evenly(tmp_path):
     assert sorted(items.values()) == [4, 4, 4, 4, 4]
     full = c.post("/api/sessions", json={})
     assert full.status_code == 409 and full.get_json()["error"] == "study_full"
-    assert c.post("/api/sessions", json={"participant_id": "p3"}).status_code == 200  # resume still works
+    assert c.post("/api/sessions", json={"participant_id": "p3"}).status_code == 409  # an id never hands over
 
 
 def test_abandoned_sessions_release_their_items(tmp_path):
     app = _app(tmp_path, {"trials_per_rater": 5, "ratings_per_item": 1, "training_items": 0,
                           "session_timeout_minutes": 30})
     c = app.test_client()
-    Rater(c, "slow")  # holds all 5 items, never submits
+    idle = Rater(c, "idle")  # never submits anything: reserves nothing
+    assert c.post("/api/sessions", json={}).status_code == 201
+    slow = Rater(c, "slow")  # submits one trial: now holds all 5 items (1 done + 4 in progress)
+    step = slow.next()
+    assert slow.post(step["trial"], {"ratings": Rater.ratings_for(step)}).status_code == 200
+    assert idle.next()["kind"] == "mushra"
     assert c.post("/api/sessions", json={}).status_code == 409  # everything promised
     db = app.extensions["mushra"]["db"]
     with db.Write.begin() as s:

@@ -50,6 +50,15 @@ def served(tmp_path):
     app.extensions["mushra"]["db"].dispose()
 
 
+def _calibrate(page):
+    """The volume-calibration step before the first rated page: play, then continue."""
+    page.wait_for_selector("#calibration:not([hidden])")
+    page.wait_for_selector("#cal-play:not([disabled])")
+    assert page.is_disabled("#cal-ok")  # continue only after the calibration sound was played
+    page.click("#cal-play")
+    page.click("#cal-ok")
+
+
 def _wait_trial(page, kind_title: str):
     page.wait_for_selector("#trial:not([hidden])")
     page.wait_for_selector(f"#trial-title:text-is('{kind_title}')")  # (wait_for_function would need eval: CSP)
@@ -177,12 +186,14 @@ def test_full_session_through_the_page(browser, served, tmp_path):
     assert page.is_disabled("#start")
     page.check("#consent-ok")
     page.click("#start")
+    _calibrate(page)
 
     _wait_trial(page, "Training")
     info = page.evaluate("({rate: window.mushra.player.ctx.sampleRate, n: window.mushra.step.stimuli.length})")
     assert info["rate"] == SR  # the AudioContext runs at the stimuli's rate
     for k in range(info["n"]):
         page.click(f"#rows button.play >> nth={k}")
+        assert "played" in page.get_attribute(f"#rows button.play >> nth={k}", "class")  # marked as played
     page.click("#ref")
     page.wait_for_selector("#next:not([disabled])")
     page.click("#next")
@@ -228,7 +239,7 @@ def test_full_session_through_the_page(browser, served, tmp_path):
     assert page.get_attribute("#return-link", "href").endswith("cc=" + code)
     with app.extensions["mushra"]["db"].Read() as s:
         sess = s.scalar(select(Session))
-        assert sess.state == "done" and sess.participant_id == "browser-rater"
+        assert sess.state == "done" and sess.participant_id == "prolific:browser-rater"
         assert sess.crowd == {"PROLIFIC_PID": "browser-rater", "STUDY_ID": "st1", "SESSION_ID": "se1"}
         assert sess.device["viewport"] == [1000, 900] and "Chrome" in sess.user_agent
         assert len(list(s.scalars(select(Rating)))) == 2 * 5
@@ -249,6 +260,7 @@ def test_trial_page_screenshot(browser, served, tmp_path, viewport):
     page.goto(srv.url + "/")
     page.check("#consent-ok")
     page.click("#start")
+    _calibrate(page)
     _wait_trial(page, "Training")
     training = page.evaluate("window.mushra.step.trial")
     for key in "r12345":
@@ -284,3 +296,180 @@ def test_trial_page_screenshot(browser, served, tmp_path, viewport):
     if keep.parts:
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copy(out, keep / out.name)
+
+
+@pytest.fixture
+def served12(tmp_path):
+    """12 signals per trial (hidden reference, 2 anchors, 9 codecs): the BS.1534-3 maximum."""
+    study = build_study(tmp_path / "study12", sr=SR, seconds=2.0, extra_codecs=7,
+                        rater={"trials_per_rater": 2, "training_items": 1})
+    app = create_app(make_config(study, f"sqlite:///{tmp_path / 'r12.sqlite'}"))
+    srv = LiveServer(app)
+    yield app, srv
+    srv.close()
+    app.extensions["mushra"]["db"].dispose()
+
+
+def _start_training(page, url: str) -> None:
+    page.goto(url)
+    page.check("#consent-ok")
+    page.click("#start")
+    _calibrate(page)
+    _wait_trial(page, "Training")
+
+
+def test_throttled_connection_shows_loading_and_plays_nothing_stale(browser, served):
+    _, srv = served
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    _start_training(page, srv.url + "/?participant_id=slow-link")
+    training = page.evaluate("window.mushra.step.trial")
+    for key in "r12345":
+        page.keyboard.press(key)
+    assert page.evaluate("window.mushra.player.playing")  # the training's audio plays
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 200,
+                                                   "downloadThroughput": 40_000, "uploadThroughput": 40_000})
+    page.click("#next")
+    _wait_step_change(page, training)
+    page.wait_for_selector("#trial-title:text-is('Rate the sounds')")
+    # the next trial's ~390 kB take seconds at 40 kB/s: loading is shown, every control is disabled...
+    assert page.is_visible("#loading") and page.is_visible("#loading-bar")
+    for sel in ("#ref", "#playstop", "#loop-reset", "#rows button.play >> nth=0", "#next"):
+        assert page.is_disabled(sel), sel
+    # ...and nothing plays: not the previous trial's audio (it was dropped), not a half-loaded one
+    for key in "r12 ":
+        page.keyboard.press(key)
+    page.click("#rows .slider-wrap >> nth=0", force=True)
+    state = page.evaluate("({playing: window.mushra.player.playing, buffers: window.mushra.player.buffers.length,"
+                          " ready: window.mushra.player.ready, active: window.mushra.player.active,"
+                          " rated: document.querySelector('#rows output.value').textContent})")
+    assert state == {"playing": False, "buffers": 0, "ready": False, "active": -1, "rated": "–"}, state
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": -1})
+    page.wait_for_selector("#loading", state="hidden", timeout=60_000)
+    page.keyboard.press("1")
+    after = page.evaluate("({playing: window.mushra.player.playing, active: window.mushra.player.active,"
+                          " n: window.mushra.player.buffers.length, step: window.mushra.step.stimuli.length})")
+    assert after["playing"] and after["active"] == 1 and after["n"] == after["step"] + 1
+    assert page.evaluate("window.mushra.step.kind") == "mushra"
+    page.close()
+
+
+def test_phone_keeps_reference_reachable_with_twelve_signals(browser, served12, tmp_path):
+    _, srv = served12
+    ctx = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True, is_mobile=True,
+                              device_scale_factor=2)
+    page = ctx.new_page()
+    _start_training(page, srv.url + "/?PROLIFIC_PID=phone-1")
+    n = page.evaluate("window.mushra.step.stimuli.length")
+    assert n == 12  # the BS.1534-3 maximum (hidden reference and anchors included)
+    page.keyboard.press("w")  # keys for sounds 10 (0), 11 (Q), 12 (W): every sound has one
+    assert page.evaluate("window.mushra.player.active") == 12
+    page.keyboard.press("q")
+    assert page.evaluate("window.mushra.player.active") == 11
+    page.keyboard.press("0")
+    assert page.evaluate("window.mushra.player.active") == 10
+    assert page.get_attribute("#rows button.play >> nth=10", "aria-keyshortcuts") == "Q"
+    last = page.locator("#rows .row").nth(n - 1)
+    last.scroll_into_view_if_needed()
+    page.wait_for_timeout(100)
+    ref = page.locator("#ref").bounding_box()
+    assert 0 <= ref["y"] and ref["y"] + ref["height"] <= 700, ref  # the Reference is on screen...
+    hit = page.evaluate("(() => { const b = document.querySelector('#ref').getBoundingClientRect();"
+                        " return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2).id; })()")
+    assert hit == "ref"  # ...and not covered: a tap reaches it
+    page.tap("#ref")
+    assert page.evaluate("window.mushra.player.active") == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # a vertical swipe over a slider scrolls, it does not set a score; a tap does
+    box = page.locator("#rows .slider-wrap").nth(n - 2).bounding_box()
+    cdp = ctx.new_cdp_session(page)
+    x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2
+
+    def touch(kind, px, py):
+        pts = [] if kind == "touchEnd" else [{"x": px, "y": py}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": pts})
+
+    touch("touchStart", x, y)
+    for k in range(1, 8):
+        touch("touchMove", x + k, y - 12 * k)
+    touch("touchEnd", x, y)
+    page.wait_for_timeout(200)
+    assert page.locator("#rows output.value").nth(n - 2).text_content() == "–"
+    page.wait_for_timeout(300)
+    box = page.locator("#rows .slider-wrap").nth(n - 2).bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2)
+    assert page.locator("#rows output.value").nth(n - 2).text_content() in ("69", "70", "71")
+    out = tmp_path / "trial_phone_12.png"
+    page.screenshot(path=str(out), full_page=False)
+    keep = Path(__import__("os").environ.get("MUSHRA_SCREENSHOT_DIR", ""))
+    if keep.parts:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, keep / out.name)
+    ctx.close()
+
+
+def test_page_in_german(browser, served, tmp_path):
+    _, srv = served
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(srv.url + "/?lang=de")
+    assert page.text_content("#start") == "Start" and "Willkommen" in page.text_content("#consent h2")
+    page.check("#consent-ok")
+    page.click("#start")
+    page.wait_for_selector("#calibration:not([hidden])")
+    assert page.text_content("#calibration h2") == "Lautstärke einstellen"
+    page.wait_for_selector("#cal-play:not([disabled])")
+    page.click("#cal-play")
+    page.click("#cal-ok")
+    page.wait_for_selector("#trial-title:text-is('Training')")
+    page.wait_for_selector("#loading", state="hidden")
+    assert "Um fortzufahren" in page.text_content("#gate")
+    keep = Path(__import__("os").environ.get("MUSHRA_SCREENSHOT_DIR", ""))
+    if keep.parts:
+        keep.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(keep / "trial_de.png"), full_page=True)
+    page.close()
+
+
+LOOP_JS = """async () => {
+  const p = window.mushra.player, ctx = p.ctx;
+  await ctx.audioWorklet.addModule('/_test/tap.js');
+  const node = new AudioWorkletNode(ctx, 'tap'), quanta = [];
+  node.port.onmessage = (e) => quanta.push([e.data[0], Array.from(e.data[1])]);
+  p.output.connect(node); node.connect(ctx.destination);
+  document.dispatchEvent(new KeyboardEvent('keydown', {key: 'r', bubbles: true}));
+  await new Promise((r) => setTimeout(r, 500));
+  p.setLoop(1.0, 1.6);
+  const restart = p.t0;
+  await new Promise((r) => setTimeout(r, 500));
+  p.output.disconnect(node);
+  await new Promise((r) => setTimeout(r, 300));
+  node.disconnect();
+  return {quanta, restart, rate: ctx.sampleRate};
+}"""
+
+
+def test_loop_change_fades_out_and_in(browser, served):
+    """Changing the loop while playing: 5 ms fade-out, at most a few ms of silence, 5 ms fade-in (no hard cut,
+    no 60 ms gap)."""
+    _, srv = served
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    _start_training(page, srv.url + "/?participant_id=looper")
+    cap = page.evaluate(LOOP_JS)
+    frames = {int(f): np.asarray(q, dtype=np.float32) for f, q in cap["quanta"]}
+    f0 = min(frames)
+    y = np.zeros(max(frames) + 128 - f0, dtype=np.float32)
+    for f, q in frames.items():
+        y[f - f0:f - f0 + len(q)] = q
+    sr = cap["rate"]
+    r = int(round(cap["restart"] * sr)) - f0  # the new sources start here (after the fade-out)
+    ms = sr // 1000
+    assert 40 * ms < r < len(y) - 40 * ms
+    env = lambda a, b: float(np.abs(y[r + a * ms:r + b * ms]).max())  # noqa: E731 (ms relative to restart)
+    assert env(-20, -10) > 0.05 and env(10, 20) > 0.05, "not playing around the loop change"
+    assert env(-1, 1) < 0.2 * min(env(-20, -10), env(10, 20)), "a hard cut at the loop change"
+    assert env(-3, -1) < env(-20, -10) and env(1, 3) < env(10, 20), "no fade around the loop change"
+    silent = np.flatnonzero(np.abs(y[r - 40 * ms:r + 40 * ms]) < 1e-6)
+    assert len(silent) < 4 * ms, f"{len(silent) / ms:.1f} ms of silence at the loop change"
+    page.close()

@@ -105,3 +105,16 @@ def test_serves_what_mushra_prepare_builds(tmp_path):
     assert set(codec["codec"]) == {"opus"} and set(codec["kbps"]) == {6.0, 12.0}
     assert codec["measured_kbps"].between(4, 14).all()
     app.extensions["mushra"]["db"].dispose()
+
+
+def test_serve_on_a_taken_port_says_so_and_prints_no_url(tmp_path, capsys):
+    study = build_study(tmp_path / "s", rater={"trials_per_rater": 1})
+    with socket.socket() as other:  # someone else's server on that port
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        assert main(["serve", str(study), "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "http://" not in out  # never a URL served by someone else
+    assert f"port {port} on 127.0.0.1 is already in use" in err and f"--port {port + 1}" in err
+    assert "Traceback" not in err and "gunicorn" not in err.lower()

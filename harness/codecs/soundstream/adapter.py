@@ -3,8 +3,10 @@
 24 kHz mono. A bitrate is a number of quantizers: kbps = n_q x 10 bits x 75 frames/s / 1000 = 0.75 x n_q, for
 n_q in 1..24 (0.75-18 kbps; the paper's points are 1.5-18 kbps, n_q = 2..24). The payload is the codes, frame
 after frame, n_q 10-bit codebook indices per frame, packed MSB first with
-:func:`harness.codecs.packing.pack_codes` and no header, so the measured bitrate equals the nominal one (up to
-the zero-padding of the last frame and byte). Output is time-aligned with the input (``delay_samples`` = 0): the
+:func:`harness.codecs.packing.pack_codes`, behind a 7-byte header (:func:`harness.codecs.packing.pack_header`:
+tag, format version, n_q, length in samples), so a payload decoded at the wrong bitrate or truncated is an error.
+The measured bitrate is the nominal one plus the header (56 bits per payload: +0.056 kbps on 1 s) and the
+zero-padding of the last frame and byte. Output is time-aligned with the input (``delay_samples`` = 0): the
 model is causal with one frame (320 samples, 13.3 ms) of algorithmic latency, all of it buffering inside a frame.
 """
 
@@ -12,17 +14,19 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from harness.codecs import register
 from harness.codecs.base import BitrateSpec, Codec, CodecError, CodecUnavailable
-from harness.codecs.packing import pack_codes, unpack_codes
+from harness.codecs.packing import (PAYLOAD_TAGS, check_body_size, pack_codes, pack_header, packed_size,
+                                    read_header, unpack_codes)
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "soundstream_small.pt"
 KBPS_PER_QUANTIZER = 0.75
 MAX_QUANTIZERS = 24
+PAYLOAD_VERSION = 1  # header + frame-major 10-bit codes
 
 class QuantizerBitrates(BitrateSpec):
     """The paper's points 1.5, 3, ..., 18 kbps (n_q = 2, 4, ..., 24), and any other whole number of quantizers
@@ -68,10 +72,13 @@ class SoundStreamCodec(Codec):
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
     def __init__(self, *, kbps: float, checkpoint: str | Path | None = None, denoise: bool = False,
-                 **options: Any) -> None:
+                 streaming: bool = False, **options: Any) -> None:
         if options:
             raise CodecError(f"soundstream: unknown option(s) {', '.join(sorted(options))}; "
-                             "it takes checkpoint=PATH and denoise=true/false")
+                             "it takes checkpoint=PATH, denoise=true/false and streaming=true/false")
+        if not isinstance(streaming, bool):
+            raise CodecError(f"soundstream: streaming must be true or false, got {streaming!r}")
+        self.streaming = streaming
         super().__init__(kbps=kbps)
         self.n_q = int(round(self.kbps / KBPS_PER_QUANTIZER))
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else SHIPPED_CHECKPOINT
@@ -88,13 +95,37 @@ class SoundStreamCodec(Codec):
                              "this one has no FiLM conditioning")
         self.bits = cfg.bits_per_code
         self.options = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": denoise}
+        if streaming:  # recorded only when on, so offline conditions keep their settings (and cache keys)
+            self.options.update(streaming=True, algorithmic_latency_samples=cfg.hop,
+                                algorithmic_latency_ms=round(1000.0 * cfg.hop / cfg.sample_rate, 3))
+
+    @classmethod
+    def cache_identity(cls, *, kbps: float, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The checkpoint's hash and the settings, without importing torch or loading the model."""
+        from importlib import metadata
+
+        from harness.files import file_sha256
+
+        checkpoint = options.get("checkpoint")
+        path = Path(checkpoint).expanduser() if checkpoint else SHIPPED_CHECKPOINT
+        if not path.is_file():
+            return None  # building the codec reports the missing file
+        try:
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            return None
+        return {"codec": cls.name, "kbps": float(kbps),
+                "settings": {"checkpoint": str(checkpoint) if checkpoint else "shipped",
+                             "denoise": options.get("denoise", False),
+                             "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER))},
+                "versions": {"torch": torch_version, "checkpoint_sha256": file_sha256(path)}}
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            return False, "PyTorch is not installed (pip install torch==2.13.0)"
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # found without importing it (seconds saved per run)
+            return False, "PyTorch is not installed (pip install 'mushra-harness[neural]')"
         checkpoint = options.get("checkpoint")
         if checkpoint is not None:
             from pathlib import Path
@@ -124,19 +155,39 @@ class SoundStreamCodec(Codec):
 
         if audio.ndim != 2 or audio.shape[1] != 1:
             raise CodecError(f"soundstream codes mono (frames, 1) audio, got shape {audio.shape}")
-        wav = torch.from_numpy(np.ascontiguousarray(audio[:, 0], dtype=np.float32))[None, None]
-        with torch.inference_mode():
-            codes = self.model.encode(wav, self.n_q, self.denoise)  # (1, n_q, frames)
-        return pack_codes(codes[0].T.numpy(), self.bits)  # frame-major: all codes of frame 0 first
+        if self.streaming:  # frame by frame, 320 samples in -> n_q codes out (equal to offline to ~1e-5)
+            codes = self._stream().process(audio[:, 0])[0][None]
+        else:
+            wav = torch.from_numpy(np.ascontiguousarray(audio[:, 0], dtype=np.float32))[None, None]
+            with torch.inference_mode():
+                codes = self.model.encode(wav, self.n_q, self.denoise).numpy()  # (1, n_q, frames)
+        head = pack_header(tag=PAYLOAD_TAGS["soundstream"], version=PAYLOAD_VERSION, n_q=self.n_q,
+                           length=audio.shape[0])
+        return head + pack_codes(codes[0].T, self.bits)  # frame-major: all codes of frame 0 first
 
     def decode(self, payload: bytes) -> np.ndarray:
         import torch
 
-        per_frame = self.n_q * self.bits
-        frames = (8 * len(payload)) // per_frame
+        head, body = read_header(payload, codec="soundstream", tag=PAYLOAD_TAGS["soundstream"],
+                                 version=PAYLOAD_VERSION, n_q=self.n_q,
+                                 describe=lambda n: f"{KBPS_PER_QUANTIZER * n:g} kbps (n_q = {n})")
+        hop = self.model.cfg.hop
+        frames = -(-head.length // hop)
+        check_body_size(body, codec="soundstream", need=packed_size(frames * self.n_q, self.bits))
         if frames == 0:
-            raise CodecError(f"soundstream payload of {len(payload)} bytes holds no whole {per_frame}-bit frame")
-        codes = unpack_codes(payload, self.bits, frames * self.n_q).reshape(frames, self.n_q)
+            return np.zeros((0, 1), np.float32)
+        codes = unpack_codes(body, self.bits, frames * self.n_q).reshape(frames, self.n_q)
+        if self.streaming:
+            stream = self._stream()
+            y = np.concatenate([stream.decode_frame(c) for c in codes])
+            return y[: head.length].astype(np.float32)[:, None]
         with torch.inference_mode():
             y = self.model.decode(torch.from_numpy(codes.T.copy())[None], self.denoise)
-        return y[0, 0].numpy().astype(np.float32)[:, None]
+        return y[0, 0, : head.length].numpy().astype(np.float32)[:, None]
+
+    def _stream(self):
+        """A fresh frame-by-frame coder (NumPy engine) for one signal; its state is per call, so calls from
+        several threads do not share it."""
+        from harness.codecs.soundstream.streaming import StreamingCodec
+
+        return StreamingCodec(self.model, n_q=self.n_q, denoise=self.denoise)

@@ -42,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="share of batches trained with all quantizers (default 0 = quantizer dropout on every "
                         "batch, as in the paper; DAC uses 0.5)")
     t.add_argument("--ckpt-every", type=int, default=100, help="checkpoint interval in steps (default 100)")
+    t.add_argument("--keep-snapshots", action="store_true",
+                   help="also export the generator at every checkpoint to RUN_DIR/snapshots/step-NNNNNN.pt "
+                        "(~3.6 MB each for the small model) so the best step can be chosen by held-out measurement")
+    t.add_argument("--amp", choices=("off", "bf16"), default="off",
+                   help="mixed precision: bf16 autocast for the convolutions (GPU recipe; RVQ, STFTs and losses stay "
+                        "float32). Default off")
+    t.add_argument("--max-minutes", type=float, default=0.0, metavar="M",
+                   help="end this part after M minutes of wall time with a checkpoint (0 = no limit); continue "
+                        "with --resume")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     t.set_defaults(func=_train)
@@ -66,10 +75,12 @@ def _train(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, segment_s=args.segment, lr_g=args.lr,
                        lr_d=args.lr, warmup_steps=args.warmup_steps, ckpt_every=args.ckpt_every, seed=args.seed,
                        denoise=args.denoise, full_rate_prob=args.full_rate_prob,
+                       keep_snapshots=args.keep_snapshots, amp=args.amp, max_minutes=args.max_minutes,
                        weights=LossWeights(rec=args.rec_weight, wave=args.wave_loss, snr=args.snr_loss))
     out = train(data=args.data, run_dir=args.out, tcfg=tcfg, mcfg=args.config, resume=args.resume,
                 init=args.init, device=args.device)
-    print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "last": out["last"]}))
+    print(json.dumps({"step": out["step"], "wall_time_s": round(out["wall_time_s"], 1), "stopped": out["stopped"],
+                      "last": out["last"]}))
     return 0
 
 

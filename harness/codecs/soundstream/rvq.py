@@ -143,6 +143,10 @@ class ResidualVQ(nn.Module):
         if n_q is None:
             n_q = int(torch.randint(1, self.n_q + 1, ())) if self.training else self.n_q
         n_q = self._check(n_q)
+        with torch.autocast(device_type=z.device.type, enabled=False):  # codebooks and EMA stay float32
+            return self._quantize(z.float(), n_q)
+
+    def _quantize(self, z: torch.Tensor, n_q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         b, d, t = z.shape
         flat = z.permute(0, 2, 1).reshape(-1, d)
         residual = flat

@@ -5,8 +5,10 @@
   const $ = (sel, el) => (el || document).querySelector(sel);
   const KEY = 'mushra.session';
   const CROWD = ['PROLIFIC_PID', 'STUDY_ID', 'SESSION_ID', 'workerId', 'assignmentId', 'hitId'];
-  const state = { token: null, player: null, step: null, pageStart: 0, focusLosses: 0 };
+  const state = { token: null, player: null, step: null, pageStart: 0, focusLosses: 0, text: {}, calibrated: false,
+    calibrationMs: 0 };
   window.mushra = state;  // for debugging and the browser tests
+  const fill = (tpl, vals) => tpl.replace(/\{(\w+)\}/g, (m, k) => (k in vals ? String(vals[k]) : m));
 
   function show(id) {
     document.querySelectorAll('main > section').forEach((s) => { s.hidden = s.id !== id; });
@@ -31,7 +33,7 @@
         return data;
       }
       if (attempt >= 6) throw new Error('the server cannot be reached; your answers so far are saved. Reload to continue.');
-      status('Connection problem, retrying...', true);
+      status(state.text.retrying, true);
       await sleep(Math.min(8000, 500 * 2 ** attempt));
     }
   }
@@ -53,17 +55,21 @@
     const r = await call('POST', '/api/sessions', body);
     state.token = r.session;
     try { localStorage.setItem(KEY, r.session); localStorage.setItem(KEY + '.pid', crowdId(q) || ''); } catch (e) { /* private mode */ }
-    $('#resume-link').href = r.resume_url; $('#resume-link').textContent = r.resume_url; $('#resume').hidden = false;
+    const lang = q.get('lang');
+    const url = r.resume_url + (lang ? '&lang=' + encodeURIComponent(lang) : '');
+    $('#resume-link').href = url; $('#resume-link').textContent = url; $('#resume').hidden = false;
     await advance();
   }
 
   async function advance(given) {  /* `given`: the next step returned with a submission (saves a request) */
     status('');
     const step = given || await call('GET', '/api/sessions/' + state.token + '/next');
+    if (state.cleanup) { state.cleanup(); state.cleanup = null; }
     state.step = step; state.pageStart = performance.now(); state.focusLosses = 0;
-    const pr = step.progress;
-    $('#progress').textContent = step.kind === 'training' ? 'Training' : step.kind === 'headphone' ? 'Headphone check'
-      : (step.kind === 'mushra' && pr) ? `Trial ${pr.done + 1} of ${pr.total}` : '';
+    const pr = step.progress, T = state.text;
+    $('#progress').textContent = step.kind === 'training' ? T.progress_training : step.kind === 'headphone' ? T.progress_headphone
+      : (step.kind === 'mushra' && pr) ? fill(T.progress_trial, { done: pr.done + 1, total: pr.total }) : '';
+    if ((step.kind === 'training' || step.kind === 'mushra') && !state.calibrated) return calibrate(step);
     if (step.kind === 'training' || step.kind === 'mushra') return window.MushraTrial.run(step, state);
     if (step.kind === 'headphone') return headphoneCheck(step);
     if (step.kind === 'questionnaire') return questionnaire(step);
@@ -87,14 +93,40 @@
   }
   state.ensurePlayer = ensurePlayer;
 
+  /* Volume calibration before the first rated page: the trial's reference loops at the level the stimuli
+     have (they are loudness-normalised by prepare); the rater sets a comfortable device volume. */
+  async function calibrate(step) {
+    show('calibration');
+    const player = ensurePlayer(step.sample_rate);
+    $('#cal-loading').hidden = false; $('#cal-play').disabled = true; $('#cal-ok').disabled = true;
+    try { await player.load([step.reference]); } catch (e) { if (e.stale) return; throw e; }
+    if (state.step !== step) return;
+    $('#cal-loading').hidden = true; $('#cal-play').disabled = false;
+    const t0 = performance.now();
+    $('#cal-play').onclick = () => {
+      if (player.playing) { player.stop(); $('#cal-play').textContent = state.text.calibration_play; return; }
+      player.select(0); $('#cal-play').textContent = state.text.stop; $('#cal-ok').disabled = false;
+    };
+    $('#cal-ok').onclick = () => {
+      player.stopNow(); state.calibrated = true; state.calibrationMs = performance.now() - t0; state.pageStart = performance.now();
+      try { localStorage.setItem(KEY + '.calibrated', state.token); } catch (e) { /* private mode */ }
+      window.MushraTrial.run(step, state);
+    };
+  }
+
   async function headphoneCheck(step) {
     show('headphone');
     const player = ensurePlayer(step.sample_rate);
-    const bufs = await player.load(step.tests.map((t) => t.url));
-    const answers = {}; let i = 0;
     const box = $('#hp-box');
+    box.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    $('#hp-loading').hidden = false;
+    let bufs;
+    try { bufs = await player.load(step.tests.map((t) => t.url)); } catch (e) { if (e.stale) return; throw e; }
+    if (state.step !== step) return;
+    $('#hp-loading').hidden = true;
+    const answers = {}; let i = 0;
     const render = () => {
-      $('#hp-count').textContent = `Sound ${i + 1} of ${step.tests.length}`;
+      $('#hp-count').textContent = fill(state.text.hp_count, { done: i + 1, total: step.tests.length });
       box.querySelectorAll('button.choice').forEach((b) => { b.disabled = true; });
       $('#hp-play').disabled = false;
     };
@@ -120,13 +152,15 @@
   function questionnaire(step) {
     show('questionnaire');
     const form = $('#q-form'); form.textContent = '';
+    const T = state.text;
     step.questions.forEach((q) => {
       const fs = document.createElement('fieldset');
-      const lg = document.createElement('legend'); lg.textContent = q.label; fs.appendChild(lg);
+      const lg = document.createElement('legend'); lg.textContent = T['q_' + q.id] || q.label; fs.appendChild(lg);
       if (q.type === 'choice') {
-        q.options.forEach((o) => {
+        const shown = T['q_' + q.id + '_options'] || [];
+        q.options.forEach((o, k) => {  /* the stored value is the English option, the label is translated */
           const l = document.createElement('label'); const r = document.createElement('input');
-          r.type = 'radio'; r.name = q.id; r.value = o; l.appendChild(r); l.appendChild(document.createTextNode(' ' + o));
+          r.type = 'radio'; r.name = q.id; r.value = o; l.appendChild(r); l.appendChild(document.createTextNode(' ' + (shown[k] || o)));
           fs.appendChild(l);
         });
       } else {
@@ -154,10 +188,8 @@
     if (state.player) state.player.stopNow();
     show('done');
     $('#progress').textContent = '';
-    $('#done-title').textContent = step.screened_out ? 'Thank you' : 'Thank you, you are done!';
-    $('#done-text').textContent = step.screened_out
-      ? 'The headphone check indicates you are not listening over headphones, so the test ends here. Please return the study with this code:'
-      : 'All your ratings are saved. Your completion code is:';
+    $('#done-title').textContent = step.screened_out ? state.text.screened_title : state.text.done_title;
+    $('#done-text').textContent = step.screened_out ? state.text.screened_text : state.text.done_text;
     $('#code').textContent = step.completion_code;
     const a = $('#return-link');
     if (step.completion_url) { a.href = step.completion_url; a.hidden = false; } else { a.hidden = true; }
@@ -182,6 +214,7 @@
   document.addEventListener('visibilitychange', () => { if (document.hidden) state.focusLosses += 1; });
 
   document.addEventListener('DOMContentLoaded', () => {
+    state.text = JSON.parse($('#texts').textContent);
     const q = new URLSearchParams(location.search);
     let saved = q.get('resume');
     if (!saved) {  /* the session stored in this browser, if it belongs to the participant in the URL */
@@ -191,6 +224,7 @@
     $('#start').onclick = () => { $('#start').disabled = true; begin().catch((e) => { $('#start').disabled = false; fail(e); }); };
     if (saved) {
       state.token = saved;
+      try { state.calibrated = localStorage.getItem(KEY + '.calibrated') === saved; } catch (e) { /* */ }
       call('GET', '/api/sessions/' + saved).then(() => {
         $('#resume-link').href = location.origin + '/?resume=' + saved; $('#resume-link').textContent = $('#resume-link').href;
         $('#resume').hidden = false;

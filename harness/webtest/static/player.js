@@ -33,27 +33,38 @@
       this.buffers = []; this.gains = []; this.sources = null;
       this.active = -1; this.t0 = 0; this.offset0 = 0; this.busyUntil = 0;
       this.loop = [0, 0]; this.onchange = null; this.listenStart = 0; this.listenMs = [];
+      this.ready = false; this.generation = 0;
     }
 
-    async load(urls) {
+    /* Load (download + decode) a trial's sounds. Until it resolves the player is not `ready` and plays
+       nothing: the previous trial's buffers are dropped first, so stale audio can never sound. A load that
+       was superseded by a newer one rejects with `stale`. `onProgress(done, total)` reports decoded files. */
+    async load(urls, onProgress) {
       this.stopNow();
+      const gen = ++this.generation;
+      this.ready = false; this.buffers = [];
+      this.gains.forEach((g) => g.disconnect()); this.gains = [];
+      let done = 0;
       const bufs = await Promise.all(urls.map(async (u) => {
         let lastErr;
         for (let attempt = 0; attempt < 4; attempt++) {
           try {
             const r = await fetch(u, { credentials: 'same-origin', cache: 'no-store' });
             if (!r.ok) throw new Error('audio ' + r.status);
-            return await this.ctx.decodeAudioData(await r.arrayBuffer());
+            const buf = await this.ctx.decodeAudioData(await r.arrayBuffer());
+            done += 1; if (onProgress && gen === this.generation) onProgress(done, urls.length);
+            return buf;
           } catch (e) { lastErr = e; await new Promise((res) => setTimeout(res, 500 * (attempt + 1))); }
         }
         throw lastErr;
       }));
-      this.gains.forEach((g) => g.disconnect());
+      if (gen !== this.generation) { const e = new Error('stale'); e.stale = true; throw e; }
       this.buffers = bufs;
       this.gains = bufs.map(() => { const g = this.ctx.createGain(); g.gain.value = 0; g.connect(this.output); return g; });
       this.duration = Math.min(...bufs.map((b) => b.duration));
       this.loop = [0, this.duration];
       this.listenMs = bufs.map(() => 0);
+      this.ready = true;
       return bufs;
     }
 
@@ -80,7 +91,8 @@
       this.t0 = t0; this.offset0 = offset; this.busyUntil = t0;
     }
 
-    select(index) {  /* start (if stopped) and make `index` the audible signal */
+    select(index) {  /* start (if stopped) and make `index` the audible signal; false while loading */
+      if (!this.ready || index < 0 || index >= this.buffers.length) return false;
       if (this.ctx.state !== 'running') this.ctx.resume();
       if (!this.sources) this._startAll(this.loop[0]);
       if (index === this.active) return;
@@ -94,6 +106,7 @@
       this._account();
       this.active = index;
       if (this.onchange) this.onchange();
+      return true;
     }
 
     _account() {
@@ -120,16 +133,30 @@
       this.listenStart = 0; this.sources = null; this.active = -1; this.busyUntil = 0;
     }
 
-    setLoop(a, b) {  /* seconds; at least 500 ms; restarts playback at the loop start if playing */
+    setLoop(a, b) {  /* seconds; at least 500 ms. While playing: the audible signal fades out (5 ms), every
+                        source restarts at the new loop start, and the same signal fades back in (5 ms). */
       a = Math.max(0, Math.min(a, this.duration)); b = Math.max(0, Math.min(b, this.duration));
       if (b < a) [a, b] = [b, a];
       if (b - a < MIN_LOOP_S) {
         b = Math.min(this.duration, a + MIN_LOOP_S); a = Math.max(0, b - MIN_LOOP_S);
       }
-      const was = this.active;
-      this.stopNow();
       this.loop = [a, b];
-      if (was >= 0) this.select(was);
+      if (this.sources) {
+        const was = this.active;
+        const t = Math.max(this.ctx.currentTime + LOOKAHEAD_S, this.busyUntil);
+        if (was >= 0) this.gains[was].gain.setValueCurveAtTime(DOWN, t, FADE_S);
+        this.sources.forEach((s) => s.stop(t + FADE_S));
+        const t1 = t + FADE_S + 0.001;  // the new sources start silent, after the old ones stopped
+        this.sources = this.buffers.map((buf, i) => {
+          const s = this.ctx.createBufferSource();
+          s.buffer = buf; s.loop = true; s.loopStart = a; s.loopEnd = b;
+          s.connect(this.gains[i]); s.start(t1, a);
+          return s;
+        });
+        this.t0 = t1; this.offset0 = a;
+        if (was >= 0) this.gains[was].gain.setValueCurveAtTime(UP, t1, FADE_S);
+        this.busyUntil = t1 + FADE_S;
+      }
       if (this.onchange) this.onchange();
     }
   }

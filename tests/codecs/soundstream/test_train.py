@@ -3,6 +3,7 @@ run continues from the saved step and ends where an uninterrupted run ends, expo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -171,3 +172,56 @@ def test_init_fine_tunes_from_an_export_without_reseeding_codebooks(data_dir, tm
     with pytest.raises(TrainError, match="--init"):
         train(data=[data_dir], run_dir=tmp_path / "x", tcfg=_cfg(steps=1), init=tmp_path / "nope.pt",
               device="cpu", progress=False)
+
+
+def test_adversarial_step_updates_both_generator_and_discriminators(data_dir, tmp_path):
+    """One adversarial step on the tiny model: every loss finite, and the step changes the generator's and
+    the discriminators' weights (the discriminator loss and the generator's adversarial/feature terms act)."""
+    torch.set_num_threads(1)
+    init = tmp_path / "init"
+    train(data=[data_dir], run_dir=init, tcfg=_cfg(steps=1, warmup_steps=10), mcfg="tiny", device="cpu",
+          progress=False)
+    cfg = _cfg(steps=1, warmup_steps=0, lr_g=1e-4, lr_d=1e-4)
+    # the same run stopped before its first step holds the starting weights of generator and discriminators
+    train(data=[data_dir], run_dir=tmp_path / "start", tcfg=dataclasses.replace(cfg, steps=0),
+          init=init / "checkpoint.pt", device="cpu", progress=False)
+    before = load_train_state(tmp_path / "start" / "checkpoint.pt")
+    run = tmp_path / "adv"
+    out = train(data=[data_dir], run_dir=run, tcfg=cfg, init=init / "checkpoint.pt", device="cpu", progress=False)
+    losses = out["last"]
+    for key in ("rec", "commit", "d", "adv", "feat"):
+        assert np.isfinite(losses[key]), (key, losses)
+    assert losses["d"] > 0 and losses["feat"] > 0
+    after = load_train_state(run / "checkpoint.pt")
+    for part in ("generator", "discriminators"):
+        moved = [k for k, v in after[part].items() if v.is_floating_point() and "quantizer" not in k
+                 and not torch.equal(v, before[part][k])]
+        assert moved, f"the {part} did not move"
+        assert all(torch.isfinite(v).all() for v in after[part].values() if v.is_floating_point())
+    start_w = load_train_state(init / "checkpoint.pt")["generator"]
+    assert all(torch.equal(v, start_w[k]) for k, v in before["generator"].items())  # it did start from --init
+
+
+def test_bf16_recipe_runs_in_time_limited_parts(data_dir, tmp_path):
+    """The GPU recipe script on CPU with the tiny config: bf16 autocast, finite losses; a part ends at the time
+    limit with a checkpoint and the same command resumes it."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    run = tmp_path / "gpu-run"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "SS_CONFIG": "tiny", "SS_DEVICE": "cpu",
+           "SS_STEPS": "3", "SS_BATCH": "2", "SS_SEGMENT": "0.2", "SS_CKPT_EVERY": "2", "SS_PYTHON": sys.executable}
+    cmd = ["sh", str(root / "scripts" / "train_soundstream_gpu.sh"), str(data_dir), str(run)]
+    first = subprocess.run(cmd, env={**env, "SS_MINUTES": "0.0001"}, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    part1 = json.loads(first.stdout.strip().splitlines()[-1])
+    assert part1["stopped"] == "time" and part1["step"] == 1  # the limit is checked before each step
+    assert load_train_state(run / "checkpoint.pt")["train_config"]["amp"] == "bf16"
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    part2 = json.loads(second.stdout.strip().splitlines()[-1])
+    assert part2["stopped"] == "steps" and part2["step"] == 3
+    assert all(np.isfinite(v) for k, v in part2["last"].items() if k != "n_q")
+    assert (run / "snapshots" / "step-000002.pt").exists()
