@@ -23,6 +23,7 @@ SCENARIOS = {
     "20 x 8, near the ceiling": dict(n_raters=20, n_items=8, condition_means=(70, 85, 92, 97, 99)),
     "12 raters x 30 items": dict(n_raters=12, n_items=30),
     "40 raters x 4 items, strong slopes": dict(n_raters=40, n_items=4, sd_rater_condition=12.0),
+    "40 raters x 12 items, 4 each (crowd subsets)": dict(n_raters=40, n_items=12, items_per_rater=4),
 }
 SLOW = {"per-rating BCa bootstrap", "rater bootstrap (percentile)"}
 

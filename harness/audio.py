@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -50,7 +51,30 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         ) from exc
     if data.shape[0] == 0:
         raise AudioError(f"{p}: contains no samples")
+    _check_complete(p, data.shape[0], int(sr))
     return np.ascontiguousarray(data), int(sr)
+
+
+_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_UNKNOWN_LENGTH = (0, 0xFFFFFFFF)  # streamed WAVs write these when the length was not known
+
+
+def _check_complete(p: Path, frames: int, sample_rate: int) -> None:
+    """A WAV whose header promises more audio than the file holds (an interrupted copy or download) is an error:
+    libsndfile would read it silently truncated."""
+    if p.suffix.lower() not in (".wav", ".wave"):
+        return
+    try:
+        extra = sf.info(str(p)).extra_info
+    except Exception:  # noqa: BLE001 - the file was just read; no header details to check
+        return
+    m = _DATA_CHUNK.search(extra)
+    if m and int(m.group(1)) > int(m.group(2)) and int(m.group(1)) not in _UNKNOWN_LENGTH:
+        promised, present = int(m.group(1)), int(m.group(2))
+        raise AudioError(
+            f"{p}: truncated: its header promises {promised} bytes of audio but the file holds {present} "
+            f"({frames / sample_rate:.2f} s readable, about {100 * present / promised:.0f} %). Copy or download "
+            "it again, or, if the shorter audio is what you want, rewrite it (e.g. `sox in.wav out.wav`).")
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16") -> None:
@@ -194,6 +218,29 @@ def gain_to_target(audio: np.ndarray, sample_rate: int, *, target_lufs: float, p
     return 10 ** ((target_lufs - lufs) / 20.0), lufs
 
 
+def _gcc_phat(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate lags ``-max_lag..max_lag`` and their GCC-PHAT values (empty when either signal is silent)."""
+    r = np.asarray(reference, dtype=np.float64)
+    d = np.asarray(degraded, dtype=np.float64)
+    r = r.mean(axis=1) if r.ndim == 2 else r
+    d = d.mean(axis=1) if d.ndim == 2 else d
+    n = min(r.shape[0], d.shape[0])
+    r, d = r[:n] - r[:n].mean(), d[:n] - d[:n].mean()
+    if n < 2 or not np.any(r) or not np.any(d):
+        return np.zeros(0, dtype=int), np.zeros(0)
+    max_lag = max(1, min(n - 1, int(max_lag)))
+    size = 1 << int(np.ceil(np.log2(n + max_lag)))  # no wrap-around for |lag| <= max_lag
+    R, D = np.fft.rfft(r, size), np.fft.rfft(d, size)
+    pr, pd = np.abs(R) ** 2, np.abs(D) ** 2
+    keep = (pr > 1e-6 * pr.max()) & (pd > 1e-6 * pd.max())
+    cross = D * np.conj(R)
+    w = np.where(keep, 1.0 / np.maximum(np.abs(cross), 1e-300), 0.0)
+    xc = np.fft.irfft(cross * w, size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
+    return lags, vals
+
+
 def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 50.0
                  ) -> int:
     """Lag of ``degraded`` behind ``reference`` in samples (positive: degraded is late).
@@ -204,25 +251,25 @@ def estimate_lag(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     energy (within 60 dB of their peaks) take part, so band-limited codec output is handled. Inputs are
     ``(frames, channels)`` (channels averaged) or 1-D; the search is limited to +-``max_lag_ms``; 0 for silence.
     """
-    r = np.asarray(reference, dtype=np.float64)
-    d = np.asarray(degraded, dtype=np.float64)
-    r = r.mean(axis=1) if r.ndim == 2 else r
-    d = d.mean(axis=1) if d.ndim == 2 else d
-    n = min(r.shape[0], d.shape[0])
-    r, d = r[:n] - r[:n].mean(), d[:n] - d[:n].mean()
-    if not np.any(r) or not np.any(d):
-        return 0
-    max_lag = max(1, min(n - 1, int(round(sample_rate * max_lag_ms / 1000.0))))
-    size = 1 << int(np.ceil(np.log2(n + max_lag)))  # no wrap-around for |lag| <= max_lag
-    R, D = np.fft.rfft(r, size), np.fft.rfft(d, size)
-    pr, pd = np.abs(R) ** 2, np.abs(D) ** 2
-    keep = (pr > 1e-6 * pr.max()) & (pd > 1e-6 * pd.max())
-    cross = D * np.conj(R)
-    w = np.where(keep, 1.0 / np.maximum(np.abs(cross), 1e-300), 0.0)
-    xc = np.fft.irfft(cross * w, size)
-    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
-    vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
-    return int(lags[int(np.argmax(vals))])
+    lags, vals = _gcc_phat(reference, degraded, int(round(sample_rate * max_lag_ms / 1000.0)))
+    return int(lags[int(np.argmax(vals))]) if lags.size else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LagEstimate:
+    """``lag`` in samples (positive: degraded is late); ``inverted``: the peak is negative (polarity flipped)."""
+    lag: int
+    inverted: bool
+
+
+def estimate_lag_polarity(*, reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> LagEstimate:
+    """:func:`estimate_lag`'s GCC-PHAT, taking the largest peak of either sign (``max_lag`` in samples), so an
+    output with inverted polarity is aligned too and reported as such."""
+    lags, vals = _gcc_phat(reference, degraded, max_lag)
+    if not lags.size:
+        return LagEstimate(0, False)
+    i = int(np.argmax(np.abs(vals)))
+    return LagEstimate(int(lags[i]), bool(vals[i] < 0))
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None

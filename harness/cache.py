@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.files import json_sha256
+from harness.files import atomic_write, json_sha256
 
 CACHE_FORMAT = 1
 
@@ -56,6 +56,4 @@ class Cache:
             tmp = npy.with_name(f"{npy.stem}.{os.getpid()}.part.npy")
             np.save(tmp, np.ascontiguousarray(audio, dtype=np.float32), allow_pickle=False)
             tmp.replace(npy)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.part")
-        tmp.write_text(json.dumps({**meta, "_has_audio": audio is not None}, sort_keys=True, default=str))
-        tmp.replace(path)
+        atomic_write(path, json.dumps({**meta, "_has_audio": audio is not None}, sort_keys=True, default=str))

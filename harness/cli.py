@@ -63,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `mushra ... | head`
         return 0
+    except ModuleNotFoundError as exc:  # an optional part used without its extra: name the extra
+        from harness.extras import missing_extra_message
+
+        msg = missing_extra_message(exc.name or "", purpose=f"`mushra {args.command}`")
+        if msg is None:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

@@ -113,13 +113,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def codec_table(ladder: list[float] | None = None) -> list[dict[str, Any]]:
     """One row per registered codec: name, rates, channels, bitrates, usable, reason (and ladder cells)."""
-    from harness.codecs import codec_names, get_codec_class
+    from harness.codecs import codec_availability, codec_names, get_codec_class
 
     rows = []
     for name in codec_names():
         cls = get_codec_class(name)
         try:
-            ok, reason = cls.availability()
+            ok, reason = codec_availability(cls)
         except Exception as exc:  # a broken adapter must not hide the others
             ok, reason = False, f"availability check failed: {exc}"
         row = {"name": name, "description": getattr(cls, "description", ""),
@@ -152,7 +152,6 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         for r in rows:
             for k, why in r["ladder_empty_because"].items():
                 print(f"  {r['name']} @ {k} kbps: {why}")
-        return 0
     else:
         head = ["codec", "rates (Hz)", "channels", "bitrates", "usable"]
         body = [[r["name"], "/".join(map(str, r["sample_rates"])), "/".join(map(str, r["channels"])), r["bitrates"],

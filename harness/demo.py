@@ -29,7 +29,7 @@ def demo_conditions() -> list[dict]:
     """
     import inspect
 
-    from harness.codecs import codec_names, create_codec, get_codec_class
+    from harness.codecs import codec_availability, codec_names, create_codec, get_codec_class
 
     conds = [{"codec": "opus", "kbps": k, "options": {}} for k in DEMO_OPUS_KBPS]
     for name in codec_names():
@@ -38,10 +38,10 @@ def demo_conditions() -> list[dict]:
         cls = get_codec_class(name)
         options: dict = {}
         try:
-            ok, _ = cls.availability()
+            ok, _ = codec_availability(cls)
             if not ok and "random_weights" in inspect.signature(cls.__init__).parameters:
                 options = {"random_weights": True}
-                ok, _ = cls.availability(**options)
+                ok, _ = codec_availability(cls, **options)
             kbps = DEMO_PREFERRED_KBPS if cls.bitrates.supports(DEMO_PREFERRED_KBPS) else \
                 cls.bitrates.nearest(DEMO_PREFERRED_KBPS, count=1)[0]
             if ok:

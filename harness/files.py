@@ -77,6 +77,18 @@ def json_sha256(doc: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def read_json(path: str | Path, *, error: type[Exception], missing: str, corrupt_hint: str = "") -> Any:
+    """The JSON document in ``path``; ``error(...)`` saying ``missing`` when there is no such file, or that the
+    file is corrupt (plus ``corrupt_hint``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{p}: {missing}")
+    try:
+        return json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{p}: corrupt JSON ({exc}){corrupt_hint}") from exc
+
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so readers see the
     old file or the new one, never half of it. Creates parent folders."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ManifestError
+from harness.files import atomic_write, read_json
 from harness.vocabulary import HIDDEN_REFERENCE  # noqa: F401 - re-exported
 
 FORMAT = "mushra-harness/manifest"
@@ -91,11 +92,7 @@ class Manifest:
         return {"format": FORMAT, **d}
 
     def save(self, folder: str | Path) -> Path:
-        path = Path(folder) / "manifest.json"
-        tmp = path.with_suffix(".json.part")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        tmp.replace(path)
-        return path
+        return atomic_write(Path(folder) / "manifest.json", json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "manifest") -> "Manifest":
@@ -124,10 +121,7 @@ def load_manifest(folder_or_file: str | Path) -> tuple[Manifest, Path]:
     """Load ``manifest.json`` from a prepared-study folder (or the file itself). Returns it and its folder."""
     p = Path(folder_or_file)
     path = p / "manifest.json" if p.is_dir() else p
-    if not path.exists():
-        raise ManifestError(f"{path}: no manifest here. Run `mushra prepare STUDY.toml --out {path.parent}` first.")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{path}: corrupt JSON ({exc}); re-run `mushra prepare`.") from exc
+    data = read_json(path, error=ManifestError,
+                     missing=f"no manifest here. Run `mushra prepare STUDY.toml --out {path.parent}` first.",
+                     corrupt_hint="; re-run `mushra prepare`.")
     return Manifest.from_dict(data, source=str(path)), path.parent

@@ -171,6 +171,31 @@ def eval_run(args: argparse.Namespace, files: list[Path], root: Path) -> None:
         print(f"step {step}\n{table(summary)}", flush=True)
 
 
+def report_run(run: Path) -> str:
+    """Held-out curve of every scored step of ``run`` (from ``heldout.jsonl``) with the comparison codecs: one
+    table per measure, a row per step, a column per kbps, and whether the mean rises at every rung."""
+    steps = [json.loads(line) for line in (run / "heldout.jsonl").read_text().splitlines()]
+    ref_path = run / "heldout-reference.json"
+    ref = json.loads(ref_path.read_text()) if ref_path.exists() else []
+    out = []
+    for key, name, higher in (("si_snr_db_all", "SI-SNR dB, all files", True),
+                              ("si_snr_db_speech", "SI-SNR dB, speech files", True),
+                              ("mel_all", "log-mel distance, all files (lower is better)", False),
+                              ("visqol_lattice", "ViSQOL speech, lattice (default) mapper", True),
+                              ("visqol_exp", "ViSQOL speech, exponential mapper", True)):
+        kbps = [r["kbps"] for r in steps[0]["summary"]]
+        out += [f"\n{name}\n", "| step | " + " | ".join(f"{k:g}" for k in kbps) + " | monotonic |",
+                "|---|" + "---|" * (len(kbps) + 1)]
+        for st in sorted(steps, key=lambda d: d["step"]):
+            vals = [r[key] for r in st["summary"]]
+            mono = all((b > a) if higher else (b < a) for a, b in zip(vals, vals[1:]))
+            out.append(f"| {st['step']} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {'yes' if mono else 'no'} |")
+        cmp = [f"{r['codec']} {r['kbps']:g} kbps {r[key]:.3f}" for r in ref if r.get(key) is not None]
+        if cmp:
+            out.append("\nsame files: " + ", ".join(cmp))
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--heldout", default="/tmp/ss-data/heldout")
@@ -178,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", default=None, metavar="RUN_DIR", help="score the run's snapshots (see above)")
     ap.add_argument("--every", type=int, default=1, help="with --run: only steps that are multiples of this")
     ap.add_argument("--watch", type=float, default=0, metavar="S", help="with --run: repeat every S seconds")
+    ap.add_argument("--report", action="store_true", help="with --run: print the scored curve and exit")
     ap.add_argument("--kbps", type=float, nargs="+", default=[1.5, 3, 6, 9, 12, 18])
     ap.add_argument("--no-reference", action="store_true", help="skip the Opus and Lyra comparison rows")
     ap.add_argument("--no-visqol", action="store_true")
@@ -192,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(root.rglob("*.wav"))
     if not files:
         raise SystemExit(f"no .wav files under {root}; make them with scripts/make_soundstream_data.py")
+    if args.run and args.report:
+        print(report_run(Path(args.run)))
+        return 0
     if args.run:
         while True:
             eval_run(args, files, root)

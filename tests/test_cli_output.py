@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import warnings
 
+import numpy as np
 import pytest
 
 from harness.cli import build_parser
@@ -62,3 +63,32 @@ def test_cli_installs_the_warning_format():
     with pytest.raises(SystemExit):
         cli.main(["--version"])
     assert warnings.formatwarning is format_warning
+
+
+def test_a_missing_extra_is_named(monkeypatch, capsys):
+    import builtins
+
+    from harness import extras
+    from harness.codecs import codec_availability, get_codec_class
+
+    real_find = extras.importlib.util.find_spec
+    monkeypatch.setattr(extras.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else
+                        real_find(name, *a))
+    ok, reason = codec_availability(get_codec_class("soundstream"))
+    assert not ok and "pip install 'mushra-harness[neural]'" in reason
+    with pytest.raises(extras.MissingExtra, match=r"mushra-harness\[web\]"):
+        monkeypatch.setattr(extras.importlib.util, "find_spec", lambda name, *a: None)
+        extras.require("flask", purpose="`mushra serve`")
+    real_import = builtins.__import__
+
+    def no_visqol(name, *a, **k):
+        if name.startswith("visqol"):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_visqol)
+    from harness.analysis.metrics import MetricError, compute
+
+    with pytest.raises(MetricError, match=r"mushra-harness\[metrics\]"):
+        x = np.zeros((48000, 1), dtype=np.float32)
+        compute("visqol-audio", reference=x, degraded=x, sample_rate=48000)

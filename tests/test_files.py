@@ -44,3 +44,17 @@ def test_file_sha256_follows_content_and_atomic_write(tmp_path):
     assert files.file_sha256(p) != h1
     assert [q.name for q in (tmp_path / "sub").iterdir()] == ["a.txt"]  # no temporary file left
     assert files.json_sha256({"b": 1, "a": 2}) == files.json_sha256({"a": 2, "b": 1})
+
+
+def test_a_truncated_wav_is_an_error_not_silently_short(tmp_path):
+    import pytest
+
+    from harness.audio import read_audio
+    from harness.errors import AudioError
+
+    _tone(tmp_path / "full.wav")
+    data = (tmp_path / "full.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 4])
+    assert read_audio(tmp_path / "full.wav")[0].shape[0] == 16000
+    with pytest.raises(AudioError, match="truncated: its header promises 32000 bytes"):
+        read_audio(tmp_path / "cut.wav")

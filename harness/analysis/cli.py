@@ -13,7 +13,8 @@ from harness.errors import HarnessError
 from harness.options import option_value, parse_codec_options
 from harness.vocabulary import SCREENING_PRESETS
 
-METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "stoi")
+METRIC_CHOICES = ("visqol-audio", "visqol-speech", "si-snr", "si-sdr", "mel", "pesq", "pesq-nb", "stoi", "estoi",
+                  "dnsmos")  # = harness.analysis.metrics.METRICS (kept literal: no metric imports at start-up)
 
 
 _value = option_value  # TOML literal values, as --option takes them
@@ -59,10 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="estimand of the plotted 95 %% interval: fixed (default) = mean a new population of raters "
                         "would give these items (rater-cluster t); random = also over a population of items "
                         "(two-way cluster t)")
+    p.add_argument("--bd-baseline", metavar="CODEC",
+                   help="codec the BD-rates are measured against (default: opus if present, else the first codec)")
     p.add_argument("--baseline", metavar="CONDITION",
                    help="compare every condition with this one only (default: all pairs), e.g. opus@24")
-    p.add_argument("--bootstrap", choices=("bca", "percentile"), default="bca",
-                   help="per-rating bootstrap CI method (kept as ci_boot_* for comparison)")
+    p.add_argument("--bootstrap", choices=("none", "bca", "percentile"), default="none",
+                   help="also compute the per-rating bootstrap CI (ci_boot_*, for comparison only: it ignores rater "
+                        "clustering); default none")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--evaluation", metavar="RESULTS.json", help="also plot objective results from `mushra evaluate`")
@@ -91,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("metric", help="one objective metric of a degraded file against its reference",
                        description="Compute one metric; the reference is the clean file, the degraded the coded one.")
-    p.add_argument("--reference", required=True, metavar="R.wav")
+    p.add_argument("--reference", metavar="R.wav", help="clean file (not needed by the non-intrusive dnsmos)")
     p.add_argument("--degraded", required=True, metavar="D.wav")
     p.add_argument("--metric", required=True, choices=METRIC_CHOICES)
     p.add_argument("--visqol-mapper", choices=("lattice", "exponential"), default="lattice",
@@ -101,11 +105,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("regress", help="compare two evaluation results; exit 1 on a regression (CI gate)",
                        description="Compare CURRENT to BASELINE per (item, condition, metric). Exit status 1 if any "
-                                   "cell got worse than its tolerance or disappeared.")
+                                   "cell got worse than its tolerance or disappeared, or a codec is not shown "
+                                   "non-inferior across items; 2 if the runs' metric settings differ.")
     p.add_argument("baseline", metavar="BASELINE.json")
     p.add_argument("current", metavar="CURRENT.json")
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
                    help="allowed worsening in the metric's unit (e.g. si-snr=0.5, visqol=0.05)")
+    p.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
+                   help="non-inferiority margin per metric for the across-items test (e.g. si-snr=0.2)")
+    p.add_argument("--strict", action="store_true",
+                   help="also fail when the across-items test is inconclusive (default: only when inferior)")
+    p.add_argument("--allow-settings-change", action="store_true",
+                   help="compare even when metric settings/versions differ (cells marked incomparable)")
     p.add_argument("--markdown", metavar="OUT.md", help="write a Markdown summary for a pull-request comment")
     p.set_defaults(func=_regress)
 
@@ -152,14 +163,14 @@ def _analyze(args) -> int:
         if not args.study:
             raise HarnessError("say where the ratings are: --db URL, --ratings CSV, or --study DIR "
                                "(which reads DIR/ratings.sqlite, the database `mushra serve DIR` writes)")
-        from harness.ratings.db import default_db_url
+        from harness.ratings import default_db_url
         from pathlib import Path
 
         source = default_db_url(Path(args.study))
     res = analyze(source, out_dir=args.out, study=args.study, screening_preset=args.screening,
                   screening_overrides=overrides, rater_column=args.rater_column,
                   n_resamples=args.resamples, seed=args.seed, method=args.bootstrap, evaluation=args.evaluation,
-                  items=args.items_mode, baseline=args.baseline)
+                  items=args.items_mode, baseline=args.baseline, bd_baseline=args.bd_baseline)
     print(f"{res.n_raters} raters, {res.n_excluded} excluded ({res.screening}); report: {res.html}")
     return 0
 
@@ -174,19 +185,20 @@ def _evaluate(args) -> int:
                                 metric_options=_metric_options(args), progress=not args.quiet)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    failed = int((df["error"] != "").sum())
+    failed = df[df["error"].astype(str) != ""] if "error" in df else df.iloc[:0]
+    for r in failed.itertuples():
+        print(f"failed: {r.metric}: {r.error}", file=sys.stderr)
     keys = ["metric", "codec", "kbps"] if args.items else ["metric", "condition"]
     table = df.groupby(keys, dropna=False).agg(
         mean=("value", "mean"), measured_kbps=("measured_kbps", "mean"), n=("value", "size"))
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {paths['json']}, {paths['csv']}, "
-          f"{paths['parquet']}")
+    print(f"{len(df)} results ({int(df['cached'].sum())} from cache): {', '.join(map(str, paths.values()))}")
     if args.report:
         from harness.analysis.report import objective_report
 
         print(f"report: {objective_report(paths['json'], args.out)}")
-    if failed:
-        print(f"error: {failed} result(s) failed (see the notes above and the 'error' column); the others are "
+    if len(failed):
+        print(f"error: {len(failed)} result(s) failed (see the notes above and the 'error' column); the others are "
               "saved", file=sys.stderr)
         return 1
     return 0
@@ -196,10 +208,12 @@ def _metric(args) -> int:
     from harness.analysis.metrics import compute
     from harness.audio import read_audio, resample
 
-    ref, sr = read_audio(args.reference)
-    deg, dsr = read_audio(args.degraded)
-    if dsr != sr:
-        deg = resample(deg, dsr, sr)
+    deg, sr = read_audio(args.degraded)
+    ref = None
+    if args.reference:
+        ref, rsr = read_audio(args.reference)
+        if rsr != sr:
+            deg, sr = resample(deg, sr, rsr), rsr
     opts = _metric_options(args).get(args.metric, {})
     r = compute(args.metric, reference=ref, degraded=deg, sample_rate=sr, **opts)
     if args.json:
@@ -213,19 +227,30 @@ def _metric(args) -> int:
 
 
 def _regress(args) -> int:
-    from harness.analysis.regress import markdown, parse_tolerances, regress_files, text_table
+    from harness.analysis.comparable import describe
+    from harness.analysis.regress import (DEFAULT_MARGIN, markdown, non_inferiority, parse_tolerances,
+                                          regress_files, text_table, verdict)
 
-    table = regress_files(args.baseline, args.current, parse_tolerances(args.tolerance))
+    tol = parse_tolerances(args.tolerance)
+    margins = parse_tolerances(args.margin, defaults=DEFAULT_MARGIN, option="margin")
+    table, diffs = regress_files(args.baseline, args.current, tol, allow_settings_change=args.allow_settings_change)
+    for line in describe(diffs):
+        print(f"WARNING: runs differ: {line}", file=sys.stderr)
+    ni = non_inferiority(table, margins)
     print(text_table(table))
-    n_reg = int((table["status"] == "regression").sum())
-    n_missing = int((table["status"] == "missing").sum())
+    if len(ni):
+        print("\nnon-inferiority across items (change > 0 is better; bounds: one-sided 95 %):")
+        print(ni.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.markdown:
         from pathlib import Path
 
-        Path(args.markdown).write_text(markdown(table))
-    print(f"{n_reg} regression(s), {int((table['status'] == 'improvement').sum())} improvement(s), "
-          f"{n_missing} missing cell(s)")
-    return 1 if n_reg or n_missing else 0
+        Path(args.markdown).write_text(markdown(table, ni, diffs))
+    n = {k: int((table["status"] == k).sum()) for k in ("regression", "improvement", "missing", "incomparable")}
+    n_ni = int((ni["status"] == "inferior").sum())
+    v = verdict(table, ni, strict=args.strict)
+    print(f"{n['regression']} regression(s), {n['improvement']} improvement(s), {n['missing']} missing cell(s), "
+          f"{n['incomparable']} incomparable, {n_ni} codec(s) inferior across items: {v}")
+    return 1 if v == "FAIL" else 0
 
 
 def _plan(args) -> int:

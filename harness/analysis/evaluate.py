@@ -58,7 +58,7 @@ def _library_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi"):
+    for pkg in ("visqol-python", "numpy", "scipy", "soxr", "pesq", "pystoi", "speechmos", "onnxruntime"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -149,7 +149,8 @@ def run_cell(cell: Cell) -> list[dict[str, Any]]:
 
 
 def _run_cell(cell: Cell) -> list[dict[str, Any]]:
-    from harness.analysis.metrics import compute
+    from harness.analysis.metric_domains import content_of
+    from harness.analysis.metrics import MetricError, compute
     from harness.audio import read_audio
 
     source_id, info, codec = _source(cell)
@@ -171,13 +172,21 @@ def _run_cell(cell: Cell) -> list[dict[str, Any]]:
                 from harness.audio import resample
 
                 deg = resample(deg, dsr, sr)
+        content = content_of(cell.category)
         for m in todo:
-            r = compute(m, reference=ref, degraded=deg, sample_rate=sr, **dict(mopts.get(m, ())))
             row = {"item": cell.item, "category": cell.category, "condition": cell.condition or
                    condition_id(cell.codec, cell.kbps), "codec": cell.codec, "kbps": cell.kbps,
-                   "measured_kbps": info["measured_kbps"], "metric": r.metric, "value": r.value, "unit": r.unit,
-                   "settings": r.settings, "version": r.version, "codec_settings": info["codec_settings"],
-                   "codec_versions": info["codec_versions"], "key": keys[m]}
+                   "measured_kbps": info["measured_kbps"], "metric": m, "codec_settings": info["codec_settings"],
+                   "codec_versions": info["codec_versions"], "key": keys[m], "error": ""}
+            try:
+                r = compute(m, reference=ref, degraded=deg, sample_rate=sr, content=content,
+                            **dict(mopts.get(m, ())))
+            except MetricError as exc:  # this metric on this cell only; never a default number, not cached
+                row.update(value=float("nan"), unit="", settings={"content": content}, version="",
+                           error=f"item '{cell.item}', {row['condition']}: {exc}", cached=False)
+                rows.append(row)
+                continue
+            row.update(value=r.value, unit=r.unit, settings={**r.settings, "content": content}, version=r.version)
             if cell.cache_dir is not None:
                 atomic_write(Path(cell.cache_dir) / f"{keys[m]}.json", json.dumps(row, default=str))
             row["cached"] = False
@@ -217,14 +226,14 @@ def ladder_cells(items: str | Path, codecs: Iterable[str], kbps: Iterable[float]
                  metric_options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None
                  ) -> tuple[list[Cell], list[str]]:
     """Cells for a folder of items; returns (cells, notes about skipped rungs)."""
-    from harness.codecs import get_codec_class
+    from harness.codecs import codec_availability, get_codec_class
 
     notes, cells = [], []
     files = item_files(items)
     mo = tuple((m, _freeze((metric_options or {}).get(m))) for m in metrics)
     for name in codecs:
         cls = get_codec_class(name)
-        ok, reason = cls.availability(**(codec_options or {}).get(name, {}))
+        ok, reason = codec_availability(cls, **(codec_options or {}).get(name, {}))
         if not ok:
             raise EvaluationError(f"codec '{name}' is not usable here: {reason}")
         rungs = cls.bitrates.ladder_points(list(kbps))
@@ -337,6 +346,9 @@ def run_cells(cells: list[Cell], *, jobs: int = 1, scheduler: str | Any | None =
 
 
 def _run_dask(cells, scheduler, bar) -> list[dict[str, Any]]:
+    from harness.extras import require
+
+    require("distributed", purpose="evaluate --scheduler (Dask)")
     from distributed import Client, as_completed as dask_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)

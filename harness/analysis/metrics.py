@@ -13,7 +13,8 @@ Conventions (see docs/analysis.md):
   degraded lags the reference), both cut to their common length. SI-SNR removes each signal's mean first.
   Unit: dB, positive (higher is better); not segment-averaged.
 - **mel distance**: multi-resolution log-mel L1 at 24 kHz (see :data:`MEL_SETTINGS`); lower is better.
-- **PESQ** (ITU-T P.862) and **STOI** (Taal et al. 2011) when the ``pesq`` / ``pystoi`` packages are installed.
+- **PESQ** wide/narrow band, **STOI** / extended STOI and non-intrusive **DNSMOS**: see :mod:`speech_metrics`.
+- Valid input rates and content types of every metric: :mod:`metric_domains` (checked by :func:`compute`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.audio import mel_filterbank, resample
+from harness.audio import estimate_lag_polarity, mel_filterbank, resample
 from harness.errors import HarnessError
 
 
@@ -88,33 +89,65 @@ def _to_rate(x: np.ndarray, sr: int, target: int) -> np.ndarray:
 
 
 # --- alignment + SI-SDR / SI-SNR ----------------------------------------------------------------------------
-def find_lag(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) maximising the cross-correlation; positive = ``degraded`` lags ``reference``."""
-    n = len(reference) + len(degraded) - 1
-    nfft = 1 << (n - 1).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(degraded, nfft) * np.conj(np.fft.rfft(reference, nfft)), nfft)
-    max_lag = int(max(0, min(max_lag, len(reference) - 1, len(degraded) - 1)))
-    lags = np.arange(-max_lag, max_lag + 1)
-    values = xc[lags % nfft]
-    return int(lags[int(np.argmax(values))])
+MIN_ALIGN_CORRELATION = 0.1  # below this the lag search found no real match: score at lag 0 (SI-SNR ~ -20 dB)
 
 
-def align(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Shift ``degraded`` onto ``reference`` and cut both to their common length. Returns (ref, deg, lag)."""
-    lag = find_lag(reference, degraded, max_lag) if max_lag > 0 else 0
+def _shift(reference: np.ndarray, degraded: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
     if lag > 0:
         degraded = degraded[lag:]
     elif lag < 0:
         reference = reference[-lag:]
     n = min(len(reference), len(degraded))
-    return reference[:n], degraded[:n], lag
+    return reference[:n], degraded[:n]
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    den = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+    return float(np.dot(a, b)) / den if den > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Alignment:
+    lag: int  # samples; positive: degraded is late
+    inverted: bool  # the degraded signal's polarity is flipped
+    correlation: float  # Pearson correlation of the aligned signals (signed)
+    searched: bool  # False when the lag search was rejected (no real match) and lag 0 was used
+
+
+def align_signals(reference: np.ndarray, degraded: np.ndarray, max_lag: int
+                  ) -> tuple[np.ndarray, np.ndarray, Alignment]:
+    """Shift ``degraded`` onto ``reference`` with the lag estimator ``prepare`` uses (GCC-PHAT,
+    :func:`harness.audio.estimate_lag_polarity`: either polarity) and cut both to their common length.
+
+    A lag is only accepted when the aligned signals correlate (``|r| >= MIN_ALIGN_CORRELATION``); otherwise the
+    signals are unrelated (noise, a random-weights model) and searching +-``max_lag`` would merely pick the best of
+    many chance correlations, so they are compared at lag 0."""
+    if max_lag <= 0:
+        r, d = _shift(reference, degraded, 0)
+        return r, d, Alignment(0, _corr(r, d) < 0, _corr(r, d), False)
+    est = estimate_lag_polarity(reference=reference, degraded=degraded, max_lag=max_lag)
+    r, d = _shift(reference, degraded, est.lag)
+    rho = _corr(r, d)
+    if abs(rho) >= MIN_ALIGN_CORRELATION or est.lag == 0:
+        return r, d, Alignment(est.lag, rho < 0, rho, True)
+    r, d = _shift(reference, degraded, 0)
+    rho = _corr(r, d)
+    return r, d, Alignment(0, rho < 0, rho, False)
+
+
+def align(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`align_signals` returning ``(ref, deg, lag)``."""
+    r, d, a = align_signals(reference, degraded, max_lag)
+    return r, d, a.lag
 
 
 def _si_ratio(name: str, reference, degraded, sample_rate, max_lag_ms: float, zero_mean: bool) -> MetricResult:
     sr = _check_rate(sample_rate)
     ref = _mono64(reference, "reference")
     deg = _mono64(degraded, "degraded")
-    ref, deg, lag = align(ref, deg, int(round(max_lag_ms * sr / 1000.0)))
+    ref, deg, al = align_signals(ref, deg, int(round(max_lag_ms * sr / 1000.0)))
+    lag = al.lag
     if zero_mean:
         ref = ref - ref.mean()
         deg = deg - deg.mean()
@@ -131,8 +164,13 @@ def _si_ratio(name: str, reference, degraded, sample_rate, max_lag_ms: float, ze
         value = -math.inf
     else:
         value = 10.0 * math.log10(num / den)
-    settings = {"sample_rate": sr, "dtype": "float64", "aligned": "cross-correlation", "max_lag_ms": max_lag_ms,
-                "lag_samples": lag, "lag_ms": 1000.0 * lag / sr, "compared_samples": int(len(ref)),
+    settings = {"sample_rate": sr, "dtype": "float64",
+                "aligned": "GCC-PHAT (harness.audio, as prepare), either polarity",
+                "max_lag_ms": max_lag_ms, "lag_samples": lag, "lag_ms": 1000.0 * lag / sr,
+                "polarity": "inverted" if al.inverted else "normal", "aligned_correlation": round(al.correlation, 6),
+                "lag_search": "accepted" if al.searched else
+                f"rejected (|r| < {MIN_ALIGN_CORRELATION:g} at the best lag: unrelated signals, lag 0 used)",
+                "compared_samples": int(len(ref)),
                 "zero_mean": zero_mean, "sign": "positive dB, higher is better", "segmental": False,
                 "reference": "Le Roux et al. 2019"}
     return MetricResult(name, value, "dB", settings, f"harness {_harness_version()}")
@@ -140,7 +178,9 @@ def _si_ratio(name: str, reference, degraded, sample_rate, max_lag_ms: float, ze
 
 def si_sdr(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, max_lag_ms: float = 100.0
            ) -> MetricResult:
-    """Scale-invariant SDR in dB: ``10 log10(||a s||^2 / ||a s - s_hat||^2)`` with ``a = <s_hat, s>/||s||^2``."""
+    """Scale-invariant SDR in dB: ``10 log10(||a s||^2 / ||a s - s_hat||^2)`` with ``a = <s_hat, s>/||s||^2``
+    (Le Roux et al. 2019), on signals aligned by :func:`align_signals`. ``a`` may be negative, so an output with
+    inverted polarity scores as the same output upright; ``settings["polarity"]`` reports it."""
     return _si_ratio("si-sdr", reference, degraded, sample_rate, max_lag_ms, zero_mean=False)
 
 
@@ -239,54 +279,44 @@ def mel_distance(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: in
     return MetricResult("mel", float(np.mean(dists)), "log10-mel L1", settings, f"harness {_harness_version()}")
 
 
-# --- optional: PESQ / STOI ----------------------------------------------------------------------------------
-def pesq(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> MetricResult:
-    """PESQ (ITU-T P.862.2 wide-band at 16 kHz) MOS-LQO, via the ``pesq`` package."""
-    try:
-        import pesq as _pesq
-    except ImportError:
-        raise MetricError("the pesq metric needs the 'pesq' package: pip install pesq") from None
-    sr = _check_rate(sample_rate)
-    ref = _to_rate(_mono64(reference, "reference"), sr, 16000)
-    deg = _to_rate(_mono64(degraded, "degraded"), sr, 16000)
-    value = float(_pesq.pesq(16000, ref, deg, "wb"))
-    return MetricResult("pesq", value, "MOS-LQO", {"mode": "wb", "sample_rate": 16000, "input_sample_rate": sr,
-                        "resampler": RESAMPLER}, f"pesq {_pkg_version('pesq')}")
+# --- registry ------------------------------------------------------------------------------------------------
+from harness.analysis import metric_domains  # noqa: E402
+from harness.analysis.speech_metrics import dnsmos, estoi, pesq_nb, pesq_wb, stoi  # noqa: E402
 
-
-def stoi(*, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, extended: bool = False
-         ) -> MetricResult:
-    """STOI (Taal et al. 2011) or extended STOI, via the ``pystoi`` package (0..1, higher is better)."""
-    try:
-        import pystoi
-    except ImportError:
-        raise MetricError("the stoi metric needs the 'pystoi' package: pip install pystoi") from None
-    sr = _check_rate(sample_rate)
-    ref, deg, lag = align(_mono64(reference, "reference"), _mono64(degraded, "degraded"), int(0.1 * sr))
-    value = float(pystoi.stoi(ref, deg, sr, extended=extended))
-    return MetricResult("stoi", value, "", {"extended": extended, "sample_rate": sr, "lag_samples": lag},
-                        f"pystoi {_pkg_version('pystoi')}")
-
-
-#: CLI / evaluate names -> functions
+#: CLI / evaluate names -> functions (domains: :data:`harness.analysis.metric_domains.DOMAINS`)
 METRICS: dict[str, Callable[..., MetricResult]] = {
     "visqol-audio": visqol_audio,
     "visqol-speech": visqol_speech,
     "si-snr": si_snr,
     "si-sdr": si_sdr,
     "mel": mel_distance,
-    "pesq": pesq,
+    "pesq": pesq_wb,
+    "pesq-nb": pesq_nb,
     "stoi": stoi,
+    "estoi": estoi,
+    "dnsmos": dnsmos,
 }
 #: direction of improvement, for regressions and plots
-HIGHER_IS_BETTER = {"visqol-audio": True, "visqol-speech": True, "si-snr": True, "si-sdr": True, "mel": False,
-                    "pesq": True, "stoi": True}
+HIGHER_IS_BETTER = {m: d.higher_is_better for m, d in metric_domains.DOMAINS.items()}
+pesq = pesq_wb  # the name older code used
 
 
-def compute(name: str, *, reference: np.ndarray, degraded: np.ndarray, sample_rate: int, **options: Any
-            ) -> MetricResult:
-    """Compute metric ``name`` (one of :data:`METRICS`)."""
+def compute(name: str, *, reference: np.ndarray | None, degraded: np.ndarray, sample_rate: int,
+            content: str | None = None, **options: Any) -> MetricResult:
+    """Compute metric ``name`` (one of :data:`METRICS`) after checking its domain: the input ``sample_rate`` (Hz)
+    and, when known, the ``content`` type (``speech``, ``music``, ``mixed``, ``unknown``)."""
     fn = METRICS.get(name)
     if fn is None:
         raise MetricError(f"unknown metric '{name}'. Choose one of: {', '.join(METRICS)}")
-    return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    metric_domains.check(name, sample_rate=_check_rate(sample_rate), content=content)
+    if reference is None and metric_domains.DOMAINS[name].intrusive:
+        raise MetricError(f"{name} compares against a reference: pass reference=")
+    try:
+        return fn(reference=reference, degraded=degraded, sample_rate=sample_rate, **options)
+    except ModuleNotFoundError as exc:
+        from harness.extras import missing_extra_message
+
+        msg = missing_extra_message(exc.name or "", purpose=f"metric '{name}'")
+        if msg is None:
+            raise
+        raise MetricError(msg) from None

@@ -8,8 +8,8 @@ versioned ``analysis.json`` and one self-contained ``report.html``.
 from __future__ import annotations
 
 import dataclasses
+import html as _html
 import json
-import warnings
 from html import escape as _esc
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis import html as H
-from harness.analysis import plots, screening, stats, tables
+from harness.analysis import labels as L
+from harness.analysis import plots, screening, stats
 from harness.analysis.load import attach_manifest, load_ratings
 from harness.errors import HarnessError
 from harness.inference import format_p
@@ -57,13 +58,18 @@ def _with_all_panel(frame: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = None,
             screening_preset: str | screening.ScreeningConfig | None = None, n_resamples: int = stats.N_RESAMPLES,
-            seed: int = 0, method: str = "bca", evaluation: str | Path | None = None, items: str = "fixed",
+            seed: int = 0, method: str = "none", evaluation: str | Path | None = None, items: str = "fixed",
             baseline: str | None = None, screening_overrides: dict[str, Any] | None = None,
-            rater_column: str | None = None) -> AnalysisResult:
+            rater_column: str | None = None, bd_baseline: str | None = None) -> AnalysisResult:
     """Load ratings, post-screen, compute statistics, write curves/tables/HTML to ``out_dir``.
 
+    BD-rates are measured against the codec ``bd_baseline`` (default: ``opus`` if present, else the first codec
+    by name); with ``evaluation`` (a ``mushra evaluate`` results file) also metric curves, tables, BD-rates and
+    the metric-listener agreement.
+
     The plotted and tabled interval (``ci_low``/``ci_high``) is the rater-aware one (:mod:`harness.inference`;
-    ``items="random"`` generalises over items too); ``method`` is the per-rating bootstrap kept for comparison."""
+    ``items="random"`` generalises over items too); ``method`` (``bca``/``percentile``) adds the per-rating bootstrap
+    for comparison (``none``, the default, skips it: it ignores rater clustering and is the slowest step)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = load_ratings(ratings, study_dir=study, rater_column=rater_column)
@@ -81,7 +87,8 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
     if data.empty:
         raise HarnessError(f"all {len(table)} raters were excluded by the '{cfg.name}' screening; see "
                            f"{files[0]}. Check the data or relax the thresholds.")
-    kw = dict(n_resamples=n_resamples, seed=seed, method=method, items=items)
+    boot = method != "none"
+    kw = dict(n_resamples=n_resamples, seed=seed, method=method if boot else "bca", items=items, bootstrap=boot)
     ci_name = stats.METHODS[items]
     panel = _with_all_panel(data)
     by_cond = stats.summarize(panel, ("category", "condition"), **kw)
@@ -94,41 +101,31 @@ def analyze(ratings: Any, *, out_dir: str | Path, study: str | Path | None = Non
         df.to_csv(p, index=False)
         files.append(p)
 
-    sections = [("Overview", _overview(frame, data, table, cfg, manifest)
-                  + f"<p>Screening preset <b>{cfg.name}</b>: {_esc(why)}.</p>"
-                  + f"<p>Estimand: {_esc(stats.ESTIMAND[items])}; 95 % intervals: {_esc(ci_name)}.</p>")]
-    default_ci = by_codec.assign(ci_default_low=by_codec["ci_low"], ci_default_high=by_codec["ci_high"])
-    curves = plots.mushra_curves(default_ci, ci="default") if len(by_codec) else pd.DataFrame()
-    if len(curves):
-        fig = plots.curve_figure(curves, ylabel="MUSHRA score (0-100)", ylim=(0, 100),
-                                 title="MUSHRA score vs bitrate (mean, 95 % rater-aware CI)",
-                                 hlines=plots.reference_lines(by_cond), band_label=f"95 % {ci_name}")
-        figs = plots.save_figure(fig, out, "mushra_vs_bitrate")
-        files += list(figs.values())
-        tpaths = tables.write_all(curves, out, "mushra_table",
-                                  caption=f"MUSHRA mean ± half-width of the 95 % CI ({ci_name})")
-        files += list(tpaths.values())
-        sections.append(("MUSHRA score vs bitrate", H.inline_svg(figs["svg"])
-                         + H.table_html(tables.wide(curves).reset_index())))
-    else:
-        warnings.warn("no codec conditions with a bitrate: no quality-vs-bitrate curve", UserWarning, stacklevel=2)
-    sections.append(("Per condition", H.table_html(by_cond.drop(columns=["sd"], errors="ignore"))))
-    sections.append(("Paired comparisons (Holm-adjusted)", _PAIRED_NOTE
-                     + H.table_html(_printable_p(comparisons), float_digits=3)))
-    sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + H.table_html(table, float_digits=2)))
+    rows = None
     if evaluation is not None:
         from harness.analysis.results import read_results
 
-        rows, doc = read_results(evaluation)
-        sections += _objective_sections(rows, out, files)
-    sections.append(("Per item", H.table_html(per_item.drop(columns=["ci_boot_low", "ci_boot_high"], errors="ignore"))))
-    settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why, "exempt_items": table.attrs.get("exempt_items", []),
+        rows, _doc = read_results(evaluation)
+    sections = _paper_sections(data, by_cond, by_codec, per_item, rows, out=out, files=files, ci_name=ci_name,
+                               baseline=bd_baseline, seed=seed, overview=_overview(frame, data, table, cfg, manifest)
+                               + f"<p>Screening preset <b>{cfg.name}</b>: {_esc(why)}.</p>"
+                               + f"<p>Estimand: {_esc(stats.ESTIMAND[items])}; 95 % intervals: {_esc(ci_name)}.</p>")
+    sections.append(("Paired comparisons (Holm-adjusted)", _PAIRED_NOTE
+                     + H.table_html(_printable_p(comparisons), float_digits=2,
+                                    collapsed=f"{len(comparisons)} pairs")))
+    sections.append(("Post-screening", f"<p>{cfg.describe()}</p>" + _screening_html(table)))
+    items_sorted = L.sort_conditions(per_item.assign(category=per_item["item"]))
+    sections.append(("Per item", H.table_html(
+        items_sorted[[c for c in ("item", "condition", "n_raters", "mean", "ci_low", "ci_high", "median")
+                      if c in per_item]], float_digits=1, collapsed=f"{len(per_item)} item x condition rows")))
+    settings = {"screening": dataclasses.asdict(cfg), "screening_chosen_by": why,
+                "exempt_items": table.attrs.get("exempt_items", []),
                 "statistics": {"ci": "95 %", "estimand": stats.ESTIMAND[items], "interval": ci_name,
                                "items": items, "interval_columns": "ci_low/ci_high (plotted and tabled)",
                                "per_rating_intervals": "ci_bs1534_* (= ci_t_*): Student-t over individual ratings "
                                                        "(ITU-R BS.1534-3 sec. 9.2); ci_boot_*: bootstrap over "
                                                        "ratings; both ignore rater clustering (too narrow)",
-                               "t": "Student-t over ratings", "bootstrap": method,
+                               "t": "Student-t over ratings", "bootstrap": method if boot else "not computed",
                                "n_resamples": n_resamples, "seed": seed,
                                "paired": comparisons.attrs.get("method", "") + "; check: Wilcoxon signed-rank on "
                                          "per-rater means (zero_method=wilcox); Holm (1979) across all pairs",
@@ -182,6 +179,17 @@ def _choose_screening(given, manifest, overrides: dict[str, Any]) -> tuple[scree
     return screening.preset(name, **overrides), why
 
 
+def _screening_html(table: pd.DataFrame, limit: int = 300) -> str:
+    """Raters in natural order; above ``limit`` rows only the excluded and flagged ones (all in screening.csv)."""
+    t = table.iloc[sorted(range(len(table)), key=lambda i: L.natural_key(table["rater"].iloc[i]))]
+    note = ""
+    if len(t) > limit:
+        t = t[t["excluded"] | (t["flags"] != "")].head(limit)
+        note = f'<p class="note">{len(t)} of {len(table)} raters shown (excluded or flagged); all in screening.csv.</p>'
+    return note + H.table_html(t, float_digits=2, collapsed=f"{len(table)} raters, {int(table['excluded'].sum())} "
+                               "excluded")
+
+
 def _overview(frame, data, table, cfg, manifest) -> str:
     n_ex = int(table["excluded"].sum())
     parts = [f"<p>{frame['rater'].nunique()} raters, {len(frame)} ratings, {frame['item'].nunique()} items, "
@@ -196,34 +204,46 @@ def _overview(frame, data, table, cfg, manifest) -> str:
     return "".join(parts)
 
 
-_METRIC_LABEL = {"si-snr": "SI-SNR (dB)", "si-sdr": "SI-SDR (dB)", "visqol-audio": "ViSQOL audio (MOS-LQO)",
-                 "visqol-speech": "ViSQOL speech (MOS-LQO)", "mel": "log-mel L1 distance (lower is better)",
-                 "pesq": "PESQ (MOS-LQO)", "stoi": "STOI"}
+def _paper_sections(data, by_cond, by_codec, per_item, rows, *, out: Path, files: list, ci_name: str,
+                    baseline, seed: int, overview: str) -> list[tuple[str, str]]:
+    """Summary (who won, BD-rates, agreement verdict), figures, tables: in that order."""
+    from harness.analysis import agreement, paper
+
+    bd = paper.bd_outputs(data, rows, out=out, files=files, baseline=baseline, seed=seed)
+    figs = paper.mushra_figures(by_cond, by_codec, per_item, out=out, files=files, ci_name=ci_name)
+    tabs = [("MUSHRA", paper.mushra_table(by_cond, out=out, files=files, ci_name=ci_name))]
+    verdict, agree_html = "", ""
+    if rows is not None and len(rows):
+        ofigs, otabs = paper.objective_outputs(rows, out=out, files=files)
+        figs += ofigs
+        tabs += [("Objective metrics", "".join(otabs))]
+        table, points = agreement.agreement_table(data, rows, summary=by_cond, seed=seed)
+        table.to_csv(out / "agreement.csv", index=False)
+        files.append(out / "agreement.csv")
+        verdict = agreement.verdict(table, names=paper.METRIC_LABEL)
+        for metric, pts in points.items():
+            label = paper.METRIC_LABEL.get(metric, metric)
+            fig = plots.scatter_figure(pts, xlabel=label)
+            figs.append(paper._figure(fig, out, f"agreement_{metric}", files,
+                                      f"Listeners vs {label}: one point per condition, MUSHRA mean with its 95 % "
+                                      "interval, metric mean over items with its 95 % t interval."))
+        agree_html = (f"<p>{_html.escape(verdict)}</p>" + H.table_html(table, float_digits=2, collapsed=(
+            f"{len(table)} rows: Pearson, Spearman, Kendall with 95 % bootstrap intervals")))
+    summary = (f'<div class="summary">{paper.winner_html(by_cond, bd)}'
+               + (f"<p>{_html.escape(verdict)}</p>" if verdict else "") + f"</div>{overview}")
+    sections = [("Summary", summary), ("BD-rate (Bjontegaard delta)", paper.bd_html(bd)),
+                ("Figures", "".join(figs))]
+    sections += [(f"Table: {name}", t) for name, t in tabs]
+    if agree_html:
+        sections.append(("Metric-listener agreement", agree_html))
+    return sections
 
 
 def _objective_sections(rows: pd.DataFrame, out: Path, files: list) -> list[tuple[str, str]]:
-    sections = []
-    rows = _with_all_panel(rows) if len(rows) else rows
-    for metric in sorted(rows["metric"].unique()):
-        curves = plots.metric_curves(rows, metric)
-        if curves.empty:
-            continue
-        ref = rows[(rows["metric"] == metric) & rows["codec"].isna()]
-        hl = ref.groupby(["category", "condition"])["value"].mean().reset_index()
-        hl = hl.rename(columns={"value": "mean"})
-        hl["kind"] = ["reference" if c == "reference" else "anchor" for c in hl["condition"]]
-        label = _METRIC_LABEL.get(metric, metric)
-        fig = plots.curve_figure(curves, ylabel=label, title=f"{label} vs bitrate (mean over items, 95 % t CI)",
-                                 hlines=plots.reference_lines(hl) if len(hl) else None,
-                                 ylim=(1, 5) if metric.startswith("visqol") else None, band_label="95 % t")
-        stem = f"{metric}_vs_bitrate"
-        figs = plots.save_figure(fig, out, stem)
-        tp = tables.write_all(curves, out, f"{metric}_table", caption=f"{label}: mean ± 95 % t CI over items",
-                              digits=2)
-        files += list(figs.values()) + list(tp.values())
-        sections.append((f"{label} vs bitrate", H.inline_svg(figs["svg"])
-                         + H.table_html(tables.wide(curves, digits=2).reset_index())))
-    return sections
+    from harness.analysis import paper
+
+    figs, tabs = paper.objective_outputs(rows, out=out, files=files)
+    return [("Figures", "".join(figs)), ("Tables", "".join(tabs))]
 
 
 def objective_report(results: str | Path | pd.DataFrame, out_dir: str | Path, *, title: str = "Objective evaluation",

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.files import atomic_write, read_json
 from harness.vocabulary import normalize_condition_id
 
 FORMAT = "mushra-harness/evaluation"
@@ -45,14 +46,17 @@ def write_results(df: pd.DataFrame, out_dir: str | Path, settings: dict[str, Any
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "settings": settings,
            "rows": records}
     paths = {"json": out / "evaluation.json", "csv": out / "evaluation.csv", "parquet": out / "evaluation.parquet"}
-    tmp = paths["json"].with_suffix(".json.part")
-    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
-    tmp.replace(paths["json"])
+    atomic_write(paths["json"], json.dumps(doc, indent=1, default=str) + "\n")
     flat = df.copy()
     for col in ("settings", "codec_settings", "codec_versions"):
         flat[col] = flat[col].map(lambda v: json.dumps(v, sort_keys=True, default=str))
     flat.to_csv(paths["csv"], index=False)
-    flat.to_parquet(paths["parquet"], index=False)
+    from harness.extras import installed
+
+    if installed("pyarrow"):
+        flat.to_parquet(paths["parquet"], index=False)
+    else:  # the light install: JSON and CSV only
+        del paths["parquet"]
     return paths
 
 
@@ -74,12 +78,8 @@ def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     p = Path(path)
     if p.is_dir():
         p = p / "evaluation.json"
-    if not p.is_file():
-        raise EvaluationError(f"{p}: results file not found; produce it with `mushra evaluate --out DIR`")
-    try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise EvaluationError(f"{p}: corrupt JSON ({exc})") from exc
+    doc = read_json(p, error=EvaluationError,
+                    missing="results file not found; produce it with `mushra evaluate --out DIR`")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EvaluationError(f"{p}: not a mushra-harness evaluation results file (format tag missing)")
     if doc.get("schema_version") != SCHEMA_VERSION:

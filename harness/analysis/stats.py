@@ -1,7 +1,7 @@
 """Descriptive statistics and paired comparisons for MUSHRA ratings (pure: DataFrame in, DataFrame out).
 
-- Per-rating mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over ratings, as in
-  ITU-R BS.1534-3 sec. 9.2) and bootstrap (10,000 resamples of the ratings with replacement, seeded, **BCa** by
+- Per-rating mean with two 95 % confidence intervals: Student-t (``mean +- t_{0.975,n-1} s/sqrt(n)``, over
+  ratings, as in ITU-R BS.1534-3 sec. 9.2) and bootstrap (10,000 resamples of the ratings with replacement, seeded, **BCa** by
   default - Efron 1987, bias-corrected and accelerated with the jackknife acceleration - or ``percentile``).
   The bootstrap is exact and vectorised: resampling n values with replacement is a multinomial draw over the
   distinct values, so groups of any size with few distinct scores (integer sliders) cost O(resamples x distinct).
@@ -119,25 +119,35 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
     rater_aware_summary` with ``items``); ``mean_ratings`` is the plain mean of the ratings (equal to ``mean``
     when every item has the same number of ratings per group)."""
     by = list(by)
-    rows = []
-    for key, g in frame.groupby(by, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(by, key))
-        row.update(describe(g["score"].to_numpy(), n_resamples=n_resamples, seed=seed, method=method, key=key,
-                            bootstrap=bootstrap))
-        row["n_raters"] = int(g["rater"].nunique())
-        for col in ("kind", "codec", "kbps", "measured_kbps", "category"):
-            if col in g and col not in by:
-                vals = g[col].dropna()
-                if col in ("kbps", "measured_kbps"):
-                    row[col] = float(vals.mean()) if len(vals) else math.nan
-                elif vals.nunique() == 1:
-                    row[col] = vals.iloc[0]
-        rows.append(row)
     cols = by + list(SUMMARY_COLUMNS)
-    out = pd.DataFrame(rows)
-    if out.empty:
+    if len(frame) == 0:
         return pd.DataFrame(columns=cols)
+    g = frame.groupby(by, sort=True, dropna=False)
+    out = g["score"].agg(n_ratings="size", mean="mean", sd="std")
+    q = g["score"].quantile([0.25, 0.5, 0.75]).unstack()
+    out["q1"], out["median"], out["q3"] = q[0.25], q[0.5], q[0.75]
+    out["iqr"] = out["q3"] - out["q1"]
+    n = out["n_ratings"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = sst.t.ppf(0.5 + confidence / 2, n - 1) * out["sd"].to_numpy() / np.sqrt(n)
+    h = np.where(n >= 2, h, np.nan)
+    out["ci_t_low"], out["ci_t_high"] = out["mean"] - h, out["mean"] + h
+    out["n_raters"] = g["rater"].nunique()
+    if bootstrap:
+        ends = [bootstrap_interval(x["score"].to_numpy(), n_resamples=n_resamples, method=method,
+                                   seed=_group_seed(seed, key if isinstance(key, tuple) else (key,)),
+                                   confidence=confidence) for key, x in g]
+        out["ci_boot_low"], out["ci_boot_high"] = [e[0] for e in ends], [e[1] for e in ends]
+    else:
+        out["ci_boot_low"] = out["ci_boot_high"] = math.nan
+    for col in ("kind", "codec", "kbps", "measured_kbps", "category"):
+        if col in frame and col not in by:
+            if col in ("kbps", "measured_kbps"):
+                out[col] = g[col].mean()
+            else:
+                one = g[col].nunique(dropna=True) == 1
+                out[col] = g[col].first().where(one)
+    out = out.reset_index()
     out["mean_ratings"] = out["mean"]
     out["ci_bs1534_low"], out["ci_bs1534_high"] = out["ci_t_low"], out["ci_t_high"]
     ra = rater_aware_summary(frame, items=items, confidence=confidence, by=tuple(by))
@@ -154,8 +164,9 @@ def summarize(frame: pd.DataFrame, by: tuple[str, ...] | list[str] = ("condition
 
 
 def by_codec_bitrate(frame: pd.DataFrame, *, per_category: bool = False, **kw) -> pd.DataFrame:
-    """Summary per (codec, nominal kbps) over codec conditions (optionally also per category)."""
-    codec = frame[frame["kind"] == "codec"]
+    """Summary per (codec, nominal kbps) over codec conditions that have a bitrate (optionally also per category).
+    Conditions without one (``C1``) are in the per-condition summary, never dropped from the analysis."""
+    codec = frame[(frame["kind"] == "codec") & frame["kbps"].notna()]
     by = (["category"] if per_category else []) + ["codec", "kbps"]
     return summarize(codec, by, **kw)
 
@@ -205,8 +216,10 @@ def per_item(frame: pd.DataFrame, **kw) -> pd.DataFrame:
 
 
 def live_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fast running results for the admin page: per condition n, mean, t 95 % CI, median (no bootstrap)."""
-    cols = ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_t_low", "ci_t_high", "median"]
+    """Fast running results: per condition n, mean, rater-aware 95 % CI (``ci_low``/``ci_high``), the per-rating t
+    CI (``ci_t_*``), median (no bootstrap)."""
+    cols = ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_low", "ci_high", "ci_t_low", "ci_t_high",
+            "median"]
     if frame is None or len(frame) == 0:
         return pd.DataFrame(columns=cols)
     out = summarize(frame, ("condition",), bootstrap=False)

@@ -66,14 +66,16 @@ def clipped_normal_mean(mean, sd, *, low: float = 0.0, high: float = 100.0):
 def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0, 60.0, 75.0, 88.0, 96.0),
                     sd_rater: float = 8.0, sd_rater_condition: float = 6.0, sd_item: float = 6.0,
                     sd_item_condition: float = 4.0, sd_residual: float = 10.0, n_studies: int = 1, seed: int = 0,
-                    clip: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    clip: bool = True, items_per_rater: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulated MUSHRA studies with clustered ratings, and the true value of each estimand.
 
     ``score = clip(round(mu_c + rater_r + (rater x condition)_rc + item_i + (item x condition)_ic + e), 0, 100)``,
-    every rater rating every item in every condition (``clip=False``: unrounded, unclipped linear model). ``n_studies`` independent studies are stacked, study ``k``
-    in ``category == "s{k}"`` (rater and item ids unique per study), so one vectorised call analyses them all.
-    Returns ``(ratings, truth)``; ``truth`` has per (category, condition) ``true_fixed`` (mean over the study's
-    items of the population-of-raters mean, clipping included) and ``true_random`` (over raters and items).
+    every rater rating every item in every condition (``clip=False``: unrounded, unclipped linear model), or, with
+    ``items_per_rater = k``, a random k of the items (all conditions of each), as crowd studies assign them.
+    ``n_studies`` independent studies are stacked, study ``k`` in ``category == "s{k}"`` (rater and item ids unique
+    per study), so one vectorised call analyses them all. Returns ``(ratings, truth)``; ``truth`` has per (category,
+    condition) ``true_fixed`` (mean over the study's items of the population-of-raters mean, clipping included) and
+    ``true_random`` (over raters and items).
     """
     rng = np.random.default_rng(seed)
     mu = np.asarray(condition_means, dtype=np.float64)
@@ -85,9 +87,14 @@ def clustered_study(*, n_raters: int, n_items: int, condition_means=(20.0, 45.0,
     s_idx, r_idx, i_idx, c_idx = (a.ravel() for a in np.indices((S, R, I, C)))
     cats = np.char.add("s", np.arange(S).astype(str))
     conds = np.array([f"c{c}" for c in range(C)])
+    keep = slice(None)
+    if items_per_rater is not None and items_per_rater < I:
+        rank = rng.random((S, R, I)).argsort(axis=2).argsort(axis=2)  # a random order of items per rater
+        keep = np.broadcast_to((rank < items_per_rater)[..., None], (S, R, I, C)).ravel()
+    s_idx, r_idx, i_idx, c_idx, score = s_idx[keep], r_idx[keep], i_idx[keep], c_idx[keep], score.ravel()[keep]
     ratings = pd.DataFrame({"category": cats[s_idx], "rater": np.char.add(cats[s_idx], np.char.add(
         "r", r_idx.astype(str))), "item": np.char.add(cats[s_idx], np.char.add("i", i_idx.astype(str))),
-        "condition": conds[c_idx], "score": score.ravel(), "kind": "codec"})
+        "condition": conds[c_idx], "score": score, "kind": "codec"})
     sd_within = math.sqrt(sd_rater ** 2 + sd_rater_condition ** 2 + sd_residual ** 2)
     lim = (0.0, 100.0) if clip else (-np.inf, np.inf)
     per_item = clipped_normal_mean(mu + item[:, 0, :, :], sd_within, low=lim[0], high=lim[1])  # (S, I, C)

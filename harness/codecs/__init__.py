@@ -18,12 +18,13 @@ from harness.codecs.base import (
     CodecResult,
     CodecUnavailable,
     UnsupportedBitrate,
+    codec_availability,
     transcode,
 )
 
 __all__ = [
     "BitrateSpec", "Codec", "CodecError", "CodecResult", "CodecUnavailable", "UnsupportedBitrate",
-    "UnknownCodec", "register", "get_codec_class", "create_codec", "codec_names", "transcode",
+    "UnknownCodec", "register", "get_codec_class", "create_codec", "codec_names", "transcode", "codec_availability",
 ]
 
 ENTRY_POINT_GROUP = "harness.codecs"
@@ -56,10 +57,28 @@ def register(cls: type[Codec]) -> type[Codec]:
     if not name or not isinstance(name, str):
         raise TypeError(f"{cls!r} needs a string class attribute 'name' to be registered")
     existing = _REGISTRY.get(name)
-    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"codec name '{name}' is already registered by {existing.__module__}.{existing.__qualname__}")
+    if existing is not None and existing is not cls and not _same_definition(existing, cls):
+        builtin, other = (existing, cls) if _is_builtin(existing) else (cls, existing)
+        if not _is_builtin(builtin) or _is_builtin(other):  # two plug-ins, or two built-ins: a real conflict
+            raise ValueError(f"codec name '{name}' is already registered by {_where(existing)}")
+        warnings.warn(f"codec plug-in {_where(other)} is not used: the name '{name}' belongs to the built-in "
+                      f"{_where(builtin)}. Give the plug-in's codec another name.", UserWarning, stacklevel=2)
+        cls = builtin  # a plug-in never replaces a built-in, whichever was imported first
     _REGISTRY[name] = cls
     return cls
+
+
+def _is_builtin(cls: type) -> bool:
+    return cls.__module__.startswith("harness.codecs.")
+
+
+def _same_definition(a: type, b: type) -> bool:
+    """The same class defined again (its module re-imported), not another class of the same name."""
+    return a.__module__ == b.__module__ and a.__qualname__ == b.__qualname__
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _load_all() -> None:
@@ -105,7 +124,7 @@ def get_codec_class(name: str) -> type[Codec]:
 def create_codec(name: str, *, kbps: float, **options: Any) -> Codec:
     """Instantiate codec ``name`` at ``kbps`` with adapter ``options``."""
     cls = get_codec_class(name)
-    ok, reason = cls.availability(**options)
+    ok, reason = codec_availability(cls, **options)
     if not ok:
         raise CodecUnavailable(f"codec '{name}' is not usable here: {reason}")
     return cls(kbps=kbps, **options)

@@ -107,7 +107,11 @@ class Codec(abc.ABC):
     sample_rates: ClassVar[tuple[int, ...]]
     #: channel counts the codec can code
     channel_options: ClassVar[tuple[int, ...]] = (1,)
+    #: top-level modules it needs beyond the base install (see :mod:`harness.extras`), e.g. ``("torch",)``
+    requires: ClassVar[tuple[str, ...]] = ()
     bitrates: ClassVar[BitrateSpec]
+    #: what the measured bitrate counts, recorded with every result (e.g. container overhead or not)
+    bitrate_convention: ClassVar[str] = "every payload byte counted, no container"
 
     def __init__(self, *, kbps: float, **options: Any) -> None:
         self.bitrates.check(self.name, float(kbps))
@@ -194,6 +198,18 @@ class CodecResult:
         return out
 
 
+def codec_availability(cls: type[Codec], **options: Any) -> tuple[bool, str]:
+    """``(usable, reason)``: the modules of :attr:`Codec.requires` are installed (else the reason names the
+    extra to install), then the adapter's own :meth:`Codec.availability`."""
+    from harness.extras import installed, missing_extra_message
+
+    for module in cls.requires:
+        if not installed(module):
+            return False, (missing_extra_message(module, purpose=f"codec '{cls.name}'")
+                           or f"codec '{cls.name}' needs the Python package '{module}'")
+    return cls.availability(**options)
+
+
 def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:
     """Run ``audio`` (float32 ``(frames, channels)`` at ``sample_rate`` Hz) through ``codec``.
 
@@ -252,7 +268,7 @@ def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:
         delay_removed_samples=delay,
         audio=np.ascontiguousarray(y, dtype=np.float32),
         sample_rate=sample_rate,
-        settings=codec.settings(),
+        settings={**codec.settings(), "bitrate_convention": codec.bitrate_convention},
         versions=codec.versions(),
     )
 

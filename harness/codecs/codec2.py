@@ -76,6 +76,7 @@ class Codec2(Codec):
     sample_rates = (RATE,)
     channel_options = (1,)
     bitrates = BitrateSpec(points=tuple(sorted(KBPS_TO_MODE)))
+    bitrate_convention = BITRATE_CONVENTION
 
     def __init__(self, *, kbps: float, **options: Any) -> None:
         super().__init__(kbps=kbps)
@@ -98,8 +99,7 @@ class Codec2(Codec):
         return DELAY_SAMPLES[self.mode]
 
     def settings(self) -> dict[str, Any]:
-        return {"mode": self.mode, "frame_bits": self.frame_bits, "frame_ms": 1000 * self.frame_samples / RATE,
-                "bitrate_convention": BITRATE_CONVENTION}
+        return {"mode": self.mode, "frame_bits": self.frame_bits, "frame_ms": 1000 * self.frame_samples / RATE}
 
     def versions(self) -> dict[str, str]:
         return {"codec2": codec2_version()}

@@ -89,6 +89,7 @@ class CommandCodec(Codec):
     sample_rates = (48000,)
     channel_options = (1,)
     bitrates = ANY_BITRATE
+    bitrate_convention = "the encoded file as the tool writes it: container and headers counted"
 
     def __init__(self, *, kbps: float, encode: str | None = None, decode: str | None = None,
                  sample_rate: int = 48000, channels: int = 1, bitrates: Any = None, delay_samples: int = 0,

@@ -32,7 +32,7 @@ import numpy as np
 from harness.codecs import register
 from harness.codecs.base import BitrateSpec, Codec, CodecError, CodecUnavailable
 from harness.codecs.packing import pack_codes, packed_size, unpack_codes
-from harness.codecs.weights import ENCODEC_HUB_IDS, find_encodec_weights, weights_id
+from harness.codecs.weights import ENCODEC_HUB_IDS, find_encodec_weights, truthy, weights_availability, weights_id
 
 CODE_BITS = 10
 HOP = 320  # samples per frame at the model rate (strides 2*4*5*8)
@@ -50,12 +50,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def _seed_codebooks(model: Any, seed: int) -> None:
@@ -124,13 +118,15 @@ def load_model(name: str, *, weights: str | None = None, random_weights: bool = 
 class _EncodecBase(Codec):
     """Shared code; subclasses set ``name`` and the class attributes."""
 
+    requires = ("torch", "transformers")
+
     def __init__(self, *, kbps: float, weights: str | None = None, random_weights: Any = False, seed: int = 0,
                  **options: Any) -> None:
         super().__init__(kbps=kbps, **options)
         if options:
             raise CodecError(f"{self.name}: unknown option(s) {', '.join(sorted(options))}; "
                              "known: weights, random_weights, seed")
-        self.random_weights = _truthy(random_weights)
+        self.random_weights = truthy(random_weights)
         self.seed = int(seed)
         self.model, self.weights_source, self.weights_id = load_model(
             self.name, weights=weights, random_weights=self.random_weights, seed=self.seed)
@@ -143,13 +139,7 @@ class _EncodecBase(Codec):
     def availability(cls, **options: Any) -> tuple[bool, str]:
         """Without options: whether trained weights are at the default locations. With a condition's options
         (``weights=``, ``random_weights=``): whether that configuration can run."""
-        if _truthy(options.get("random_weights", False)):
-            return True, f"random weights (seed {int(options.get('seed', 0))}): same compute, untrained"
-        try:
-            source, _ = find_encodec_weights(cls.name, options.get("weights"))
-        except CodecUnavailable as exc:
-            return False, str(exc)
-        return True, f"weights: {source}"
+        return weights_availability(find_encodec_weights, cls.name, options)
 
     def settings(self) -> dict[str, Any]:
         return {"weights": self.weights_source, "weights_id": self.weights_id, "bandwidth_kbps": self.bandwidth,
@@ -191,6 +181,7 @@ class Encodec24(_EncodecBase):
     sample_rates = (24000,)
     channel_options = (1,)
     bitrates = BitrateSpec(points=(1.5, 3.0, 6.0, 12.0, 24.0))
+    bitrate_convention = "packed codes, no header"
 
     def encode(self, audio: np.ndarray) -> bytes:
         import torch
@@ -221,6 +212,7 @@ class Encodec48(_EncodecBase):
     sample_rates = (48000,)
     channel_options = (2,)
     bitrates = BitrateSpec(points=(3.0, 6.0, 12.0, 24.0))
+    bitrate_convention = "packed codes + a 4-byte scale per 1 s segment, no header"
 
     def settings(self) -> dict[str, Any]:
         cfg = self.model.config

@@ -14,12 +14,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from harness.codecs.base import BitrateSpec, CodecUnavailable
-from harness.errors import HarnessError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,50 +58,17 @@ def candidates(name: str, weights: str | os.PathLike | None = None) -> list[tupl
 
 def find_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
     """``(source description, folder)`` of a loadable ``from_pretrained`` folder, or :class:`CodecUnavailable`."""
-    from harness.codecs.weights import _has_weights, _hub_cache_dir
+    from harness.codecs.weights import find_pretrained
 
-    m = HUB_MODELS[name]
-    tried = []
-    for how, where in candidates(name, weights):
-        if isinstance(where, str):
-            folder = _hub_cache_dir(where)
-            if folder is not None:
-                return f"{where} (Hugging Face cache)", folder
-            tried.append(f"{where} in the Hugging Face cache")
-            continue
-        if _has_weights(where):
-            return str(where), where
-        if how == "option weights":
-            raise CodecUnavailable(
-                f"{name} weights not found at {where} (option weights): expected a `save_pretrained` folder with "
-                f"config.json and model.safetensors. Fix the path, or run `mushra models fetch {name} --dest DIR` "
-                f"online and pass weights=DIR.")
-        tried.append(str(where))
-    raise CodecUnavailable(
-        f"{name} weights not found at {', '.join(tried)}; run `mushra models fetch {name}` online or set "
-        f"{m.env} / pass weights=PATH (or random_weights=true for a same-compute untrained model)")
+    return find_pretrained(name, candidates(name, weights), label=name, env=HUB_MODELS[name].env)
 
 
 def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:
     """Download the published model from the Hugging Face hub and ``save_pretrained`` it into ``dest``."""
-    import transformers
+    from harness.codecs.weights import fetch_pretrained
 
     m = HUB_MODELS[name]
-    dest = Path(dest) if dest else default_dest(name)
-    if progress:
-        progress(f"downloading {m.hub_id} from the Hugging Face hub")
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            model = getattr(transformers, m.model_class).from_pretrained(m.hub_id, cache_dir=tmp)
-        except OSError as exc:
-            raise HarnessError(f"could not download {m.hub_id}: {str(exc).rstrip('. ')}. Check the network "
-                               "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
-        staging = dest.with_name(dest.name + ".part")
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        shutil.rmtree(dest, ignore_errors=True)
-        staging.replace(dest)
-    return dest
+    return fetch_pretrained(m.model_class, m.hub_id, Path(dest) if dest else default_dest(name), progress=progress)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,8 @@ def unsupported_reason(spec: BitrateSpec, kbps: float) -> str | None:
         top = spec.max_codebooks * step
         if n > spec.max_codebooks:
             return f"above its highest rate {_k(top)} kbps ({spec.max_codebooks} codebooks)"
-        near = ", ".join(f"{_k(k)} ({round(k / step)} codebooks)" for k in spec.nearest(kbps))
+        near = ", ".join(f"{_k(k)} ({round(k / step)} codebook{'s' if round(k / step) > 1 else ''})"
+                         for k in spec.nearest(kbps))
         return f"{_k(kbps)} kbps is {n:.3g} codebooks of {_k(step)} kbps; nearest {near}"
     lows = list(spec.points) + ([spec.range[0]] if spec.range else [])
     highs = list(spec.points) + ([spec.range[1]] if spec.range else [])
@@ -34,12 +35,12 @@ def unsupported_reason(spec: BitrateSpec, kbps: float) -> str | None:
 
 
 def cell_reasons(cls: Any, ladder: list[float], *, usable: bool, reason: str) -> dict[str, str | None]:
-    """``{"1.5": None or why the cell is empty}`` for one codec class; an unusable codec's supported cells say why
-    the codec cannot run here."""
+    """``{"1.5": None or why the cell is empty}`` for one codec class; an unusable codec's supported cells say so
+    (``reason``, why it cannot run here, is printed once per codec)."""
     out: dict[str, str | None] = {}
     for k in ladder:
         why = unsupported_reason(cls.bitrates, float(k))
         if why is None and not usable:
-            why = f"supported, but not usable here: {reason}"
+            why = "has this operating point but cannot run here (reason below)"
         out[f"{k:g}"] = why
     return out

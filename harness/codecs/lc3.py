@@ -63,6 +63,7 @@ class LC3Codec(Codec):
     sample_rates = RATES
     channel_options = (1,)
     bitrates = BitrateSpec(range=(16.0, 320.0))
+    bitrate_convention = BITRATE_CONVENTION
 
     def __init__(self, *, kbps: float, rate: int | None = None, frame_ms: float = 10.0, **options: Any) -> None:
         super().__init__(kbps=kbps)
@@ -110,7 +111,7 @@ class LC3Codec(Codec):
         return int(self._encoder().get_delay_samples())
 
     def settings(self) -> dict[str, Any]:
-        return {**self.options, "bitrate_convention": BITRATE_CONVENTION}
+        return dict(self.options)
 
     def versions(self) -> dict[str, str]:
         from importlib import metadata

@@ -97,8 +97,10 @@ class Lyra(Codec):
     name = "lyra"
     description = "Lyra v2 (google/lyra 1.3.2) SoundStream-based speech codec, TFLite models"
     sample_rates = (SAMPLE_RATE,)
+    requires = ("ai_edge_litert",)
     channel_options = (1,)
     bitrates = BitrateSpec(points=(3.2, 6.0, 9.2))
+    bitrate_convention = "Lyra packets as the C++ encoder writes them, no header"
 
     def __init__(self, *, kbps: float, model_dir: str | None = None, num_threads: int = 1, **options: Any) -> None:
         super().__init__(kbps=kbps, **options)

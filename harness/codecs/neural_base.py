@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.codecs.base import Codec, CodecError, CodecUnavailable
+from harness.codecs.weights import truthy  # noqa: F401 - re-exported
 from harness.codecs.hub_models import HUB_MODELS, CodebookBitrates, find_weights
 from harness.codecs.packing import pack_codes, packed_size, unpack_codes
 
@@ -25,18 +26,15 @@ _MODELS: dict[tuple[str, str], tuple[Any, str, str]] = {}
 _LOCK = threading.Lock()
 
 
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 class HubRVQCodec(Codec):
     """A transformers RVQ codec at ``kbps`` = codebooks x ``code_bits`` x frame rate."""
+
+    requires = ("torch", "transformers")
 
     code_bits: ClassVar[int]
     hop: ClassVar[int]  # samples per frame at the model rate
     bitrates: ClassVar[CodebookBitrates]
+    bitrate_convention = BITRATE_CONVENTION
 
     def __init__(self, *, kbps: float, weights: str | None = None, random_weights: Any = False, seed: int = 0,
                  **options: Any) -> None:
@@ -93,18 +91,13 @@ class HubRVQCodec(Codec):
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:
-        if truthy(options.get("random_weights", False)):
-            return True, f"random weights (seed {int(options.get('seed', 0))}): same compute, untrained"
-        try:
-            source, _ = find_weights(cls.name, options.get("weights"))
-        except CodecUnavailable as exc:
-            return False, str(exc)
-        return True, f"weights: {source}"
+        from harness.codecs.weights import weights_availability
+
+        return weights_availability(find_weights, cls.name, options)
 
     def settings(self) -> dict[str, Any]:
         return {"weights": self.weights_source, "weights_id": self.weights_id, "num_codebooks": self.num_codebooks,
-                "code_bits": self.code_bits, "frame_rate_hz": self.sample_rate / self.hop,
-                "bitrate_convention": BITRATE_CONVENTION}
+                "code_bits": self.code_bits, "frame_rate_hz": self.sample_rate / self.hop}
 
     def versions(self) -> dict[str, str]:
         import torch

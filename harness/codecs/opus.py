@@ -81,6 +81,7 @@ class OpusCodec(Codec):
     sample_rates = RATES
     channel_options = (1, 2)
     bitrates = BitrateSpec(range=(6.0, 510.0))
+    bitrate_convention = "Opus packets only (RFC 6716), no container: our 2-byte packet lengths are not counted"
 
     def __init__(self, *, kbps: float, vbr: bool = True, vbr_constraint: bool = False, complexity: int = 10,
                  application: str = "audio", frame_ms: float = 20.0, bandwidth: str = "auto",

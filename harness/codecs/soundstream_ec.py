@@ -8,7 +8,9 @@ the same with a small transformer and reports 25-40 %).
 
 Payload: the 7-byte header of :func:`harness.codecs.packing.pack_header` (tag ``soundstream_ec``, format version,
 n_q, length in samples), the first 4 bytes of the context model's id (so a payload is never decoded with another
-model), then the range coder's 32-bit words. All of it is counted in the measured bitrate.
+model), the CRC-32 of the codes (a range decoder reads a truncated or damaged body without complaint, so the
+checksum is what turns that into an error), then the range coder's 32-bit words. All of it is counted in the
+measured bitrate (15 bytes a payload: 0.012 kbps on a 10 s excerpt).
 
 The context model is trained on the codes of one checkpoint; the adapter checks the checkpoint's sha256 against
 the one recorded in the model file and refuses a mismatch with the command that retrains it.
@@ -17,6 +19,7 @@ the one recorded in the model file and refuses a mismatch with the command that 
 from __future__ import annotations
 
 import functools
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ from harness.codecs.soundstream.adapter import (KBPS_PER_QUANTIZER, MAX_QUANTIZE
 SHIPPED_CONTEXT_MODEL = Path(__file__).resolve().parent / "entropy" / "models" / "soundstream_small.ctx.npz"
 PAYLOAD_VERSION = 1
 MODEL_ID_BYTES = 4
-BITRATE_CONVENTION = "entropy-coded codes + 7-byte header + 4-byte model id, all counted"
+CRC_BYTES = 4
+BITRATE_CONVENTION = "entropy-coded codes + 7-byte header + 4-byte model id + 4-byte CRC-32, all counted"
 
 
 @functools.lru_cache(maxsize=4)
@@ -53,7 +57,9 @@ class SoundStreamEC(Codec):
     name = "soundstream_ec"
     description = "our SoundStream with range-coded codes (n-gram context model, constriction); 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch", "constriction")
     channel_options = (1,)
+    bitrate_convention = BITRATE_CONVENTION
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
     def __init__(self, *, kbps: float, checkpoint: str | Path | None = None,
@@ -96,8 +102,7 @@ class SoundStreamEC(Codec):
         return True, "ok"
 
     def settings(self) -> dict[str, Any]:
-        return {**self.options, "n_q": self.n_q, "nominal_kbps": self.kbps, "context_model_id": self.ctx.model_id[:16],
-                "bitrate_convention": BITRATE_CONVENTION}
+        return {**self.options, "n_q": self.n_q, "nominal_kbps": self.kbps, "context_model_id": self.ctx.model_id[:16]}
 
     def versions(self) -> dict[str, str]:
         import constriction
@@ -110,7 +115,8 @@ class SoundStreamEC(Codec):
     def pack(self, codes: np.ndarray, length: int) -> bytes:
         """Payload for ``codes`` ``(frames, n_q)`` of a signal of ``length`` samples."""
         head = pack_header(tag=PAYLOAD_TAGS["soundstream_ec"], version=PAYLOAD_VERSION, n_q=self.n_q, length=length)
-        return head + self.model_id + encode_codes(codes, self.ctx)
+        crc = zlib.crc32(np.ascontiguousarray(codes, dtype="<u2").tobytes()).to_bytes(CRC_BYTES, "big")
+        return head + self.model_id + crc + encode_codes(codes, self.ctx)
 
     def unpack(self, payload: bytes) -> tuple[np.ndarray, int]:
         """``(codes (frames, n_q), length in samples)`` from a payload; errors name what is wrong."""
@@ -123,7 +129,12 @@ class SoundStreamEC(Codec):
                              "context_model= pointing at the model that coded it")
         hop = self.model.cfg.hop
         frames = -(-head.length // hop)
-        return decode_codes(body[MODEL_ID_BYTES:], self.ctx, frames=frames, n_q=self.n_q), head.length
+        crc, words = body[MODEL_ID_BYTES:MODEL_ID_BYTES + CRC_BYTES], body[MODEL_ID_BYTES + CRC_BYTES:]
+        codes = decode_codes(words, self.ctx, frames=frames, n_q=self.n_q)
+        if zlib.crc32(np.ascontiguousarray(codes, dtype="<u2").tobytes()).to_bytes(CRC_BYTES, "big") != crc:
+            raise CodecError(f"{self.name}: the decoded codes fail the payload's CRC-32; the payload is truncated "
+                             "or corrupt")
+        return codes, head.length
 
     def encode(self, audio: np.ndarray) -> bytes:
         import torch

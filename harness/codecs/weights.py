@@ -205,10 +205,13 @@ def encodec_candidates(name: str, weights: str | os.PathLike | None = None) -> l
     return out
 
 
-def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
-    """``(source description, folder)`` of a loadable EnCodec ``from_pretrained`` folder, or CodecUnavailable."""
+def find_pretrained(name: str, candidates, *, label: str, env: str, dest_hint: str = "DIR",
+                    missing_label: str | None = None) -> tuple[str, Path]:
+    """``(source description, folder)`` of the first loadable ``from_pretrained`` folder among ``candidates``
+    (``(how, folder or hub id)``, as :func:`encodec_candidates` gives them), or :class:`CodecUnavailable`. A folder
+    given as the ``weights`` option that does not hold weights is an error, never skipped for another one."""
     tried = []
-    for how, where in encodec_candidates(name, weights):
+    for how, where in candidates:
         if isinstance(where, str):
             folder = _hub_cache_dir(where)
             if folder is not None:
@@ -219,15 +222,20 @@ def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) ->
             return str(where), where
         if how == "option weights":
             raise CodecUnavailable(
-                f"EnCodec weights not found at {where} (option weights): expected a `save_pretrained` folder with "
-                "config.json and model.safetensors. Fix the path, or run `mushra models fetch "
-                f"{name} --dest DIR` online and pass weights=DIR/{name}."
-            )
+                f"{label} weights not found at {where} (option weights): expected a `save_pretrained` folder with "
+                f"config.json and model.safetensors. Fix the path, or run `mushra models fetch {name} --dest DIR` "
+                f"online and pass weights={dest_hint}.")
         tried.append(str(where))
+    who = label if missing_label is None else missing_label
     raise CodecUnavailable(
-        f"weights not found at {', '.join(tried)}; run `mushra models fetch {name}` online or set "
-        f"MUSHRA_ENCODEC_DIR / pass weights=PATH (or random_weights=true for a same-compute untrained model)"
-    )
+        f"{who + ' ' if who else ''}weights not found at {', '.join(tried)}; run `mushra models fetch {name}` "
+        f"online or set {env} / pass weights=PATH (or random_weights=true for a same-compute untrained model)")
+
+
+def find_encodec_weights(name: str, weights: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """``(source description, folder)`` of a loadable EnCodec ``from_pretrained`` folder, or CodecUnavailable."""
+    return find_pretrained(name, encodec_candidates(name, weights), label="EnCodec", env="MUSHRA_ENCODEC_DIR",
+                           dest_hint=f"DIR/{name}", missing_label="")
 
 
 def weights_id(folder: Path) -> str:
@@ -243,24 +251,48 @@ def fetch_encodec(name: str, dest: Path | None = None, *, progress=None) -> Path
     """Download ``facebook/<name>`` from the Hugging Face hub and ``save_pretrained`` it into ``dest``."""
     if name not in ENCODEC_HUB_IDS:
         raise HarnessError(f"unknown EnCodec model '{name}'; choose one of {', '.join(ENCODEC_HUB_IDS)}")
-    from transformers import EncodecModel
+    return fetch_pretrained("EncodecModel", ENCODEC_HUB_IDS[name], Path(dest) if dest else default_dest(name),
+                            progress=progress)
 
-    dest = Path(dest) if dest else default_dest(name)
-    hub_id = ENCODEC_HUB_IDS[name]
+
+def fetch_pretrained(model_class: str, hub_id: str, dest: Path, *, progress=None) -> Path:
+    """Download ``hub_id`` with transformers' ``model_class`` and ``save_pretrained`` it into ``dest``
+    (written beside it and renamed, so an interrupted download never leaves a half folder)."""
+    import transformers
+
     if progress:
         progress(f"downloading {hub_id} from the Hugging Face hub")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            model = EncodecModel.from_pretrained(hub_id, cache_dir=tmp)
+            model = getattr(transformers, model_class).from_pretrained(hub_id, cache_dir=tmp)
         except OSError as exc:
             raise HarnessError(f"could not download {hub_id}: {str(exc).rstrip('. ')}. Check the network "
-                              "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
+                               "connection, or copy a save_pretrained folder here and use weights=PATH.") from exc
         staging = dest.with_name(dest.name + ".part")
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
         shutil.rmtree(dest, ignore_errors=True)
         staging.replace(dest)
     return dest
+
+
+def truthy(value) -> bool:
+    """An option's boolean value; strings ``1``/``true``/``yes``/``on`` (any case) are true."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def weights_availability(find, name: str, options) -> tuple[bool, str]:
+    """``Codec.availability`` of a codec with trained or random weights (``random_weights=``, ``weights=``):
+    ``find(name, weights)`` locates trained weights."""
+    if truthy(options.get("random_weights", False)):
+        return True, f"random weights (seed {int(options.get('seed', 0))}): same compute, untrained"
+    try:
+        source, _ = find(name, options.get("weights"))
+    except CodecUnavailable as exc:
+        return False, str(exc)
+    return True, f"weights: {source}"
 
 
 def fetch(name: str, dest: Path | None = None, *, progress=None) -> Path:

@@ -1,7 +1,7 @@
 """Paired comparisons between conditions from the same estimator as the intervals (raters random, items fixed).
 
 For conditions ``a`` and ``b`` (within one category) the difference ``theta_a - theta_b`` of the item-balanced means
-has per-rater linearised contributions ``z_ra - z_rb``; its variance is ``R/(R-1) sum_r (z_ra - z_rb)^2`` and the
+has per-rater linearised contributions ``z_ra - z_rb``; its variance is ``sum_r (z_ra - z_rb)^2`` and the
 test is a Student t on ``R - 1`` df. With every rater rating every item in both conditions this is exactly the
 paired t test on per-rater mean differences. Effect size: Cohen's ``d_z`` = mean difference / SD of the per-rater
 differences (Cohen 1988; Lakens 2013). p-values are Holm (1979) step-down adjusted across the comparisons made.
@@ -75,7 +75,7 @@ def paired_contrasts(frame: pd.DataFrame, *, baseline: str | None = None, condit
             row = {"category": cat, "a": a, "b": b, "n_raters": r, "mean_a": float(est[a]),
                    "mean_b": float(est[b]), "mean_diff": diff}
             if r >= 2:
-                se = math.sqrt(r / (r - 1) * float(np.sum(d ** 2)))
+                se = math.sqrt(float(np.sum(d ** 2)))  # z carries the small-sample factor (see summary.py)
                 q = sst.t.ppf(0.5 + confidence / 2, r - 1)
                 t = diff / se if se > 0 else (math.copysign(math.inf, diff) if diff else 0.0)
                 p = float(2 * sst.t.sf(abs(t), r - 1)) if se > 0 else (0.0 if diff else 1.0)

@@ -8,11 +8,11 @@ actual coverage for a nominal 95 % with 20 raters x 8 items; see ``benchmarks/be
 give *these* items, every item weighted equally. Raters are random, the study's items fixed.
 
 **Estimator**: ``theta = (1/I) sum_i m_i`` with ``m_i`` the mean over raters of item ``i`` (after averaging a
-rater's repeated ratings of one stimulus). Its variance is estimated from each rater's linearised contribution
-``z_r = sum_{i rated by r} (y_ri - m_i) / (I n_i)`` as ``V = R/(R-1) sum_r z_r^2`` (a rater-cluster robust
-variance; Liang & Zeger 1986) with a Student-t quantile on ``R - 1`` degrees of freedom. When every rater rated
-every item this *is* the t interval over per-rater means (ITU-R BS.1534-3 sec. 9.2 applied to the rater, the
-independent unit).
+rater's repeated ratings of one stimulus). Its variance is estimated from each rater's linearised contribution ``z_r
+= sum_{i rated by r} (y_ri - m_i) sqrt(n_i/(n_i-1)) / (I n_i)`` as ``V = sum_r z_r^2`` (a rater-cluster robust
+variance, Liang & Zeger 1986, with the per-item small-sample factor of HC2 / Bell & McCaffrey 2002) with a Student-t
+quantile on ``R - 1`` degrees of freedom. When every rater rated every item this *is* the t interval over per-rater
+means (ITU-R BS.1534-3 sec. 9.2 applied to the rater, the independent unit).
 
 ``items="random"`` generalises over items as well (mean over a population of raters *and* items): two-way
 (raters x items) cluster-robust variance ``V = V_R + V_I - V_RI`` (Cameron, Gelbach & Miller 2011), which for a
@@ -72,7 +72,9 @@ def _cells(frame: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 def _linearised(cells: pd.DataFrame, groups: list[str], items: str) -> pd.DataFrame:
     """Per group: estimate, variance, df, counts (the core of :func:`rater_aware_summary`)."""
     c = cells
-    c["wr"] = c["w"] * (c["y"] - c["m"])
+    # small-sample correction per item (HC2-like): E[(y - m_i)^2] = (1 - 1/n_i) sigma^2; with every rater rating
+    # every item (n_i = R) this is the usual R/(R-1) of the t interval over per-rater means
+    c["wr"] = c["w"] * (c["y"] - c["m"]) * np.sqrt(c["n"] / (c["n"] - 1).where(c["n"] > 1, 1))
     g = c.groupby(groups, sort=False)
     out = pd.DataFrame({"mean": (c["w"] * c["y"]).groupby([c[k] for k in groups]).sum()})
     zr = c.groupby(groups + ["rater"], sort=False)["wr"].sum()
@@ -81,7 +83,7 @@ def _linearised(cells: pd.DataFrame, groups: list[str], items: str) -> pd.DataFr
     out["n_raters"] = R
     out["n_items"] = g["item"].nunique()
     out["n_ratings"] = g["k"].sum()
-    vr = R / (R - 1).where(R > 1) * sz
+    vr = sz.where(R > 1)
     if items == "fixed":
         out["var"], out["df"] = vr, (R - 1).astype(float)
         return out
@@ -108,10 +110,10 @@ def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence
 
     ``frame`` needs ``rater, item, condition, score`` (+ optional ``category``; absent = one category ``all``).
     ``by`` changes the groups (e.g. ``("category", "codec", "kbps")``; a missing ``category`` column means one
-    category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the estimand (equals the mean of all ratings when
-    every item has the same number of ratings), ``se`` its standard error, ``half_width = t_{df} * se``. An interval
-    needs at least 2 raters (``items="random"``: also 2 items), otherwise it is NaN. ``seed`` is accepted for
-    interface stability (the method is deterministic).
+    category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the
+    estimand (equals the mean of all ratings when every item has the same number of ratings), ``se`` its standard
+    error, ``half_width = t_{df} * se``. An interval needs at least 2 raters (``items="random"``: also 2 items),
+    otherwise it is NaN. ``seed`` is accepted for interface stability (the method is deterministic).
     """
     _check(frame, items, confidence)
     f = frame if "category" in frame.columns else frame.assign(category="all")
@@ -143,12 +145,14 @@ def rater_contributions(frame: pd.DataFrame, *, by: tuple[str, ...] = ("category
     """Per (group..., rater): linearised contribution ``z`` to the group's estimate, for paired contrasts.
 
     The estimate of a contrast ``sum_c a_c theta_c`` has contributions ``sum_c a_c z_rc`` per rater; its
-    rater-cluster variance is ``R/(R-1) sum_r (sum_c a_c z_rc)^2``.
+    rater-cluster variance is ``sum_r (sum_c a_c z_rc)^2`` (``z`` carries the per-item small-sample factor
+    ``sqrt(n_i/(n_i-1))``, which is the familiar ``R/(R-1)`` when every rater rated every item).
     """
     groups = list(by)
     f = frame if all(k in frame.columns for k in groups) else frame.assign(category="all")
     cells = _cells(f, groups)
-    cells["z"] = cells["w"] * (cells["y"] - cells["m"])
+    small = np.sqrt(cells["n"] / (cells["n"] - 1).where(cells["n"] > 1, 1))
+    cells["z"] = cells["w"] * (cells["y"] - cells["m"]) * small
     cells["est"] = cells["w"] * cells["y"]
     out = cells.groupby(groups + ["rater"], sort=False)[["z", "est"]].sum().reset_index()
     labels = cells.attrs["labels"]

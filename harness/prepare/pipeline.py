@@ -19,25 +19,23 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 from typing import Any, Callable
 
 from harness import __version__
 from harness.cache import Cache, cache_key
-from harness.codecs import CodecError, CodecUnavailable, get_codec_class
+from harness.codecs import CodecError, CodecUnavailable, codec_availability, get_codec_class
 from harness.codecs.base import RESAMPLER
 from harness.errors import StudyError
 from harness.files import atomic_write, file_sha256
 from harness.manifest import Manifest
 from harness.prepare.items import finalize_item, item_records, write_summary
 from harness.prepare.jobs import ItemJob, Part, RenderJob, Signal
+from harness.prepare.rated import ITEM_KEYS_SETTING, guard_rated_stimuli
+from harness.prepare.workers import Finished, start_pool, render_signal
 from harness.study.study import Study, load_study
 from harness.vocabulary import HIDDEN_REFERENCE, ConditionKind
-
-ITEM_KEYS_SETTING = "item_keys"  # manifest settings: item -> cache key of its finished stimuli
-
 
 @dataclasses.dataclass(frozen=True)
 class PrepareStats:
@@ -68,19 +66,6 @@ class _Plan:
     renders: list[tuple[str, Signal]]  # (item, signal) to render
 
 
-def render_signal(job: RenderJob) -> dict:
-    """Worker: render one (item, signal) into the cache. Module-level so spawn can import it."""
-    from harness.prepare.stimuli import render
-
-    cache = Cache(job.cache_root)
-    got = cache.get(job.reference_key)
-    if got is None:
-        raise RuntimeError(f"reference excerpt {job.reference_key} missing from the cache")
-    audio, meta = render(got[0], job.sample_rate, **job.signal.render_args())
-    cache.put(job.output_key, {**meta, "item": job.item, "condition": job.signal.id}, audio)
-    return meta
-
-
 def _codec_options(study: Study, c) -> dict[str, Any]:
     cls = get_codec_class(c.codec)
     options = dict(c.options)
@@ -108,7 +93,7 @@ def _codec_signals(study: Study, *, skip_unavailable: bool) -> tuple[list[Signal
     signals, skipped, unbuilt = [], [], []
     for c in study.conditions:
         cls = get_codec_class(c.codec)
-        ok, reason = cls.availability(**c.options)
+        ok, reason = codec_availability(cls, **c.options)
         if not ok:
             if skip_unavailable:
                 skipped.append({"condition": c.id, "codec": c.codec, "kbps": c.kbps, "reason": reason})
@@ -219,11 +204,7 @@ def _run(study: Study, signals: list[Signal], plan: _Plan, cache: Cache, out: Pa
     pool = None
     parent_finishes = jobs <= 2
     if jobs > 1 and len(plan.renders) + len(plan.items_todo) > 1:
-        from harness.progress import ignore_interrupts
-
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=ignore_interrupts)
-        for _ in range(jobs):  # workers import numpy/scipy/codecs while this process cuts the excerpts
-            pool.submit(_warm_up)
+        pool = start_pool(jobs)
     bar = None
     try:
         _cut_references(study, plan, cache, force=force)
@@ -231,16 +212,13 @@ def _run(study: Study, signals: list[Signal], plan: _Plan, cache: Cache, out: Pa
                            enabled=progress)
 
         def run(fn: Callable, job):
-            return pool.submit(fn, job) if pool else _Done(fn(job))
+            return pool.submit(fn, job) if pool else Finished(fn(job))
 
         def finalize(iid: str):
-            job = ItemJob(cache_root=str(cache.root), out=str(out), final_key=plan.finals[iid], item=iid,
-                          parts=tuple(Part(condition=s.id, kind=s.kind, key=plan.keys[(iid, s.id)]) for s in signals),
-                          sample_rate=study.sample_rate, target_lufs=study.loudness_lufs,
-                          peak_ceiling_dbfs=study.peak_ceiling_dbfs)
+            job = _item_job(study, signals, plan, iid, cache_root=str(cache.root), out=str(out))
             # with up to 2 workers this process (otherwise idle) finishes items itself, so workers never import
             # scipy (pyloudnorm): ~1 CPU-s saved per worker; with more, workers do it (no bottleneck here)
-            return _Done(finalize_item(job)) if parent_finishes else run(finalize_item, job)
+            return Finished(finalize_item(job)) if parent_finishes else run(finalize_item, job)
 
         # an item is finished as soon as its own conditions are rendered (no barrier: workers stay busy)
         waiting = {i.id: 0 for i in plan.items_todo}
@@ -248,11 +226,10 @@ def _run(study: Study, signals: list[Signal], plan: _Plan, cache: Cache, out: Pa
             waiting[iid] += 1
         pending = {run(render_signal, RenderJob(cache_root=str(cache.root), reference_key=plan.reference_keys[iid],
                                                 output_key=plan.keys[(iid, s.id)], sample_rate=study.sample_rate,
-                                                signal=s, item=iid)): ("render", iid)
-                   for iid, s in plan.renders}
+                                                signal=s, item=iid)): ("render", iid) for iid, s in plan.renders}
         pending.update({finalize(iid): ("item", iid) for iid, n in waiting.items() if n == 0})
         while pending:
-            done = [f for f in pending if isinstance(f, _Done)]  # finished in this process: no waiting
+            done = [f for f in pending if isinstance(f, Finished)]  # finished in this process: no waiting
             if not done:
                 done = wait(list(pending), return_when=FIRST_COMPLETED)[0]
             for f in done:
@@ -276,6 +253,13 @@ def _run(study: Study, signals: list[Signal], plan: _Plan, cache: Cache, out: Pa
     return results
 
 
+def _item_job(study: Study, signals: list[Signal], plan: _Plan, iid: str, *, cache_root: str, out: str) -> ItemJob:
+    return ItemJob(cache_root=cache_root, out=out, final_key=plan.finals[iid], item=iid,
+                   parts=tuple(Part(condition=s.id, kind=s.kind, key=plan.keys[(iid, s.id)]) for s in signals),
+                   sample_rate=study.sample_rate, target_lufs=study.loudness_lufs,
+                   peak_ceiling_dbfs=study.peak_ceiling_dbfs)
+
+
 def _write_outputs(study: Study, signals: list[Signal], results: dict[str, dict], out: Path, *, notes: list[str],
                    unavailable: list[dict], finals: dict[str, str]) -> Manifest:
     items, conditions, stimuli = item_records(study, signals, results)
@@ -293,56 +277,6 @@ def _write_outputs(study: Study, signals: list[Signal], results: dict[str, dict]
     write_summary(manifest, out / "summary.md")
     _remove_stale(out, manifest)
     return manifest
-
-
-def guard_rated_stimuli(out: Path, *, study: Study, signals: list[Signal], finals: dict[str, str]) -> None:
-    """Refuse (:class:`StudyError`) when ``out``'s ratings database holds ratings of a stimulus this run would
-    delete (its item or condition left the study) or rewrite (its item's content key changed)."""
-    db_file = out / "ratings.sqlite"
-    manifest_file = out / "manifest.json"
-    if not db_file.is_file() or not manifest_file.is_file():
-        return
-    from harness.manifest import load_manifest
-    from harness.ratings.db import default_db_url
-    from harness.ratings.export import rated_stimuli
-
-    rated = rated_stimuli(default_db_url(out))
-    if not rated:
-        return
-    old, _ = load_manifest(out)
-    old_keys = old.settings.get(ITEM_KEYS_SETTING, {})
-    new_pairs = {(i.id, s.id) for i in study.items for s in signals}
-    lost = sorted((item, cond, n) for (item, cond), n in rated.items()
-                  if (item, cond) not in new_pairs or old_keys.get(item, finals.get(item)) != finals.get(item))
-    if not lost:
-        return
-    shown = ", ".join(f"{item}/{cond} ({n})" for item, cond, n in lost[:8]) + (" ..." if len(lost) > 8 else "")
-    raise StudyError(
-        f"{out} holds {sum(n for *_, n in lost)} ratings ({db_file.name}) of {len(lost)} stimuli this run would "
-        f"delete or change: {shown}. Rated audio is never removed. Prepare the changed study into a new folder "
-        f"(`mushra prepare {Path(study.path).name} NEW_FOLDER`), or, to retire those ratings, analyse or export "
-        f"them first and move {db_file} away, then re-run.")
-
-
-def _warm_up() -> None:
-    """Worker start-up: import what rendering needs while the parent cuts the excerpts."""
-    import harness.prepare.stimuli  # noqa: F401
-    from harness.codecs import codec_names
-
-    codec_names()
-
-
-class _Done:
-    """A finished result with the Future interface (the ``jobs=1`` path runs in-process)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def result(self) -> Any:
-        return self.value
-
-    def done(self) -> bool:
-        return True
 
 
 def _item_current(cache: Cache, key: str, out: Path) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from harness.errors import HarnessError
+from harness.ratings import default_db_url  # noqa: F401 - re-exported
 from harness.ratings.models import SCHEMA_VERSION, Base, Meta
 
 BUSY_TIMEOUT_MS = 5000
@@ -95,11 +96,6 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     # the reader runs in autocommit: each SELECT sees the latest committed state, no BEGIN/ROLLBACK round trips
 
     return engine
-
-
-def default_db_url(folder: str | Path) -> str:
-    """The ratings database ``serve`` uses by default: ``DIR/ratings.sqlite`` of the study folder."""
-    return f"sqlite:///{Path(folder).resolve() / 'ratings.sqlite'}"
 
 
 def open_database(url: str) -> Database:

@@ -28,6 +28,9 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.extras import require
+
+    require("flask", "gunicorn", purpose="`mushra serve`")
     from harness.webtest.server import serve
 
     if args.workers < 1:

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from harness.ratings.db import default_db_url
+from harness.ratings import default_db_url
 
 ADMIN_TOKEN_ENV = "MUSHRA_ADMIN_TOKEN"
 SECRET_KEY_ENV = "MUSHRA_SECRET_KEY"

@@ -28,3 +28,10 @@ def test_items_random_interval_covers_the_population_mean():
     fixed_vs_random = coverage(ratings, truth.assign(true_fixed=truth["true_random"]), "rater-cluster t (default)")
     assert 0.92 <= two_way["coverage"] <= 0.975, two_way
     assert fixed_vs_random["coverage"] < two_way["coverage"] - 0.03  # the items-fixed interval does not claim this
+
+
+def test_default_interval_covers_when_raters_rate_subsets_of_items():
+    ratings, truth = clustered_study(n_raters=30, n_items=10, items_per_rater=3, n_studies=250, seed=13)
+    assert ratings.groupby("rater")["item"].nunique().eq(3).all()
+    default = coverage(ratings, truth, "rater-cluster t (default)")
+    assert 0.93 <= default["coverage"] <= 0.97, default

@@ -170,3 +170,17 @@ def test_a_cached_rerun_starts_no_worker(items, tmp_path, monkeypatch):
     monkeypatch.setattr(E, "ProcessPoolExecutor", no_pool)
     df, _, _ = E.evaluate(jobs=2, **kw)
     assert df["cached"].all() and len(df) == 4
+
+
+@needs_opus
+def test_a_metric_failing_on_one_cell_is_reported_for_that_cell(items, tmp_path):
+    # STOI is a speech metric: on the 'music' item it is an error for that cell, never a number
+    df, paths, _ = E.evaluate(items=items, codecs=["opus"], kbps=[12], metrics=("si-snr", "stoi"),
+                              out_dir=tmp_path / "o", progress=False)
+    bad = df[df["error"] != ""]
+    assert list(zip(bad["category"], bad["metric"])) == [("music", "stoi")]
+    assert np.isnan(bad["value"]).all() and "not music" in bad["error"].iloc[0]
+    good = df[df["error"] == ""]
+    assert len(good) == 3 and np.isfinite(good["value"]).all()
+    back, _ = E.read_results(paths["json"])
+    assert (back["error"] != "").sum() == 1

@@ -85,3 +85,18 @@ def test_variance_components_recover_the_simulation():
     assert vc.rater == pytest.approx(8, abs=2.0) and vc.rater_condition == pytest.approx(6, abs=1.0)
     assert vc.residual == pytest.approx(10, abs=0.5) and vc.item == pytest.approx(6, abs=2.5)
     assert vc.n_raters == 60 and vc.n_items == 20
+
+
+def test_inference_imports_neither_the_analysis_nor_the_web_test():
+    """The web test's adaptive steering imports harness.inference; it must not pull in either side."""
+    import ast
+    from pathlib import Path
+
+    import harness.inference
+
+    for path in Path(harness.inference.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad = [n for n in names if n.startswith(("harness.analysis", "harness.webtest"))]
+            assert not bad, f"{path.name} imports {bad}"

@@ -58,7 +58,9 @@ def test_analyze_writes_every_report_file(tmp_path):
     assert "<svg" in page and "Post-screening" in page and "bs1534" in page
     assert not re.search(r'(src|href)="(https?:|//|[^#"][^"]*\.(png|svg|css|js))', page)  # self-contained
     tex = (tmp_path / "rep" / "mushra_table.tex").read_text()
-    assert r"\toprule" in tex and r"\bottomrule" in tex and r"$\pm$" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "[" in tex and r"$\pm$" not in tex  # [low, high]
+    for f in ("mushra_vs_bitrate_double.pdf", "mushra_conditions.svg", "mushra_items.png", "bd_rate.csv"):
+        assert f in names
     screen = pd.read_csv(tmp_path / "rep" / "screening.csv")
     assert screen.set_index("rater").loc["r1", "excluded"]
     doc = json.loads((tmp_path / "rep" / "analysis.json").read_text())
@@ -96,3 +98,39 @@ def test_objective_report_from_results(tmp_path):
     page = objective_report(path, tmp_path / "obj")
     assert (tmp_path / "obj" / "si-snr_vs_bitrate.svg").exists()
     assert "<svg" in page.read_text() and "SI-SNR" in page.read_text()
+
+
+def _run(tmp_path, name, shift=0.0, *, mapper="lattice", items=8, per_item=None):
+    rows = []
+    for i in range(items):
+        for k in (6.0, 12.0):
+            for metric, base in (("si-snr", 5.0 + i + k / 6), ("visqol-speech", 3.0 + 0.1 * i)):
+                delta = ((per_item[i] if per_item is not None else shift) if metric == "si-snr"
+                         else 0.3 if mapper != "lattice" else 0.0)  # the exponential mapper reads higher here
+                settings = {"mode": "speech", "use_lattice_model": mapper == "lattice"} if metric != "si-snr" else {}
+                rows.append({"item": f"i{i}", "category": "speech", "condition": f"opus_{k:g}kbps", "codec": "opus",
+                             "kbps": k, "measured_kbps": k, "metric": metric, "value": base + delta, "unit": "",
+                             "settings": settings, "version": "v1", "codec_settings": {}, "codec_versions": {},
+                             "key": f"{i}{k}{metric}", "cached": False})
+    return E.write_results(pd.DataFrame(rows), tmp_path / name, {"resampler": "soxr VHQ"})["json"]
+
+
+def test_regress_refuses_a_mapper_switch_and_catches_a_small_drop_on_every_item(tmp_path, capsys):
+    base = _run(tmp_path, "base")
+    mapper = _run(tmp_path, "mapper", mapper="exponential")
+    assert main(["regress", str(base), str(mapper)]) == 2
+    err = capsys.readouterr().err
+    assert "use_lattice_model" in err and "not comparable" in err
+    capsys.readouterr()
+    assert main(["regress", str(base), str(mapper), "--allow-settings-change"]) == 0
+    out = capsys.readouterr().out
+    assert "0 improvement(s)" in out and "16 incomparable" in out  # a mapper switch is not an improvement
+    drop = _run(tmp_path, "drop", shift=-0.3)  # within the 0.5 dB cell tolerance on every cell
+    assert main(["regress", str(base), str(drop)]) == 1
+    out = capsys.readouterr().out
+    assert "0 regression(s)" in out and "inferior" in out and "FAIL" in out
+    noisy = _run(tmp_path, "noisy", per_item=[0.4, -0.4, 0.3, -0.3, 0.2, -0.2, 0.1, -0.1])
+    assert main(["regress", str(base), str(noisy)]) == 0
+    assert main(["regress", str(base), str(noisy), "--margin", "si-snr=0.05", "--strict"]) == 1
+    assert main(["regress", str(base), str(drop), "--tolerance", "sisnr=0.5"]) == 2
+    assert "unknown metric 'sisnr'" in capsys.readouterr().err

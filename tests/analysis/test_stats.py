@@ -87,8 +87,9 @@ def test_live_summary():
     df = synthetic_ratings(n_raters=3, n_items=2, seed=0)
     live = S.live_summary(df)
     assert live.iloc[0]["condition"] == "reference"
-    assert list(live.columns) == ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_t_low", "ci_t_high",
-                                  "median"]
+    assert list(live.columns) == ["condition", "kind", "n_ratings", "n_raters", "mean", "ci_low", "ci_high",
+                                  "ci_t_low", "ci_t_high", "median"]
+    assert (live["ci_high"] - live["ci_low"] >= 0).all()
     assert S.live_summary(df.iloc[:0]).empty
 
 

@@ -76,3 +76,19 @@ def test_conditions_without_bitrate_never_vanish_or_crash(tmp_path):
     assert "participant_email" in scr.columns
     html = res.html.read_text()
     assert "C1" in html and "C2" in html and "uuid-0003" in html
+
+
+def test_file_without_any_bitrate_analyses_to_a_full_report(tmp_path):
+    df = _export(current=True)
+    df = df[~df["rating_stimulus"].str.startswith("opus")]
+    p = tmp_path / "mushra.csv"
+    df.to_csv(p, index=False)
+    from harness.cli import main
+
+    assert main(["analyze", "--ratings", str(p), "--out", str(tmp_path / "r"), "--items", "random",
+                 "--baseline", "C1"]) == 0
+    summ = pd.read_csv(tmp_path / "r" / "summary_conditions.csv")
+    assert {"C1", "C2"} <= set(summ["condition"]) and summ["ci_method"].str.contains("two-way").all()
+    pc = pd.read_csv(tmp_path / "r" / "paired_comparisons.csv")
+    assert set(pc["b"]) == {"C1"}
+    assert "C2" in (tmp_path / "r" / "report.html").read_text()

@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSHRA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    for var in ("MUSHRA_LYRA_DIR", "MUSHRA_ENCODEC_DIR"):
+    for var in ("MUSHRA_LYRA_DIR", "MUSHRA_ENCODEC_DIR", "MUSHRA_DAC_DIR", "MUSHRA_MIMI_DIR"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -24,7 +24,9 @@ def test_models_list_shows_locations_and_status(isolated, shared, monkeypatch, c
     assert str(isolated / "cache" / "lyra") in out
     assert str(isolated / "cache" / "encodec" / "encodec_24khz") in out
     assert "facebook/encodec_48khz" in out and "CC-BY-NC 4.0" in out and "Apache-2.0" in out
-    assert out.count("missing") == 3
+    # lyra, encodec 24/48 kHz, dac 16/24/44 kHz, mimi
+    assert out.count("missing") == 7
+    assert "descript/dac_44khz" in out or "dac_44khz" in out
     monkeypatch.setenv("MUSHRA_LYRA_DIR", str(shared / "models" / "lyra"))
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out

@@ -63,3 +63,47 @@ def test_without_the_distribution_the_codec_is_unknown(tmp_path):
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+FAKE_OPUS = '''
+from harness.codecs.base import BitrateSpec, Codec
+
+
+class OpusCodec(Codec):  # same class name and codec name as the built-in
+    name = "opus"
+    sample_rates = (8000,)
+    bitrates = BitrateSpec(points=(64.0,))
+
+    def encode(self, audio):
+        return b""
+
+    def decode(self, payload):
+        return payload
+'''
+
+COLLISION_PROBE = r"""
+import json, warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from harness.codecs import get_codec_class, codec_names
+    names = codec_names()
+    cls = get_codec_class("opus")
+print(json.dumps({"module": cls.__module__, "names": names, "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_a_plugin_named_like_a_builtin_warns_and_never_replaces_it(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "fake_opus.py").write_text(FAKE_OPUS)
+    info = site / "fake_opus-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-opus\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[harness.codecs]\nopus = fake_opus:OpusCodec\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    out = subprocess.run([sys.executable, "-c", COLLISION_PROBE], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr  # every command keeps working
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["module"] == "harness.codecs.opus"
+    assert any("fake_opus.OpusCodec is not used" in w and "built-in" in w for w in res["warnings"])

@@ -9,7 +9,8 @@ add-one unigram::
 
 with ``C_l(h, w)`` the count of ``h`` followed by ``w``, ``C_l(h)`` its total, ``T_l(h)`` the number of distinct
 followers and ``K`` the codebook size. Every code keeps a non-zero probability, so any code sequence can be coded.
-To keep the shipped file small, bigram pairs seen once are pruned (``min_count``); ``C_l(h)`` and ``T_l(h)`` still
+To keep the shipped file small (and because it predicts held-out codes better: 8.80 bits per code against 8.86
+with pairs seen twice kept and 9.07 with every pair), bigram pairs seen fewer than 3 times are pruned (``min_count``); ``C_l(h)`` and ``T_l(h)`` still
 count them, so their mass goes to the unigram.
 
 The file (``.npz``) carries a format version, the sha256 of the SoundStream checkpoint whose codes it was trained
@@ -41,7 +42,7 @@ class NgramContextModel:
     pairs: np.ndarray  # (P, 4) int64 rows (level, h, w, count), count >= min_count, sorted
     checkpoint_sha256: str
     recipe: dict[str, Any]
-    min_count: int = 2
+    min_count: int = 3
 
     @property
     def levels(self) -> int:
@@ -63,7 +64,7 @@ class NgramContextModel:
     # --- fitting --------------------------------------------------------------------------------------------
     @classmethod
     def fit(cls, sequences: list[np.ndarray], *, checkpoint_sha256: str, recipe: dict[str, Any],
-            codebook_size: int = 1024, min_count: int = 2) -> "NgramContextModel":
+            codebook_size: int = 1024, min_count: int = 3) -> "NgramContextModel":
         """Count ``sequences`` (each ``(frames, L)`` integer codes) into a model."""
         levels = sequences[0].shape[1]
         k = codebook_size

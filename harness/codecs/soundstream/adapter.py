@@ -68,6 +68,7 @@ class SoundStreamCodec(Codec):
     name = "soundstream"
     description = "our SoundStream (arXiv 2107.03312), small model trained in this project; 24 kHz mono"
     sample_rates = (24000,)
+    requires = ("torch",)
     channel_options = (1,)
     bitrates = QuantizerBitrates(points=tuple(KBPS_PER_QUANTIZER * n for n in range(2, MAX_QUANTIZERS + 1, 2)))
 
@@ -114,10 +115,11 @@ class SoundStreamCodec(Codec):
             torch_version = metadata.version("torch")
         except metadata.PackageNotFoundError:
             return None
-        return {"codec": cls.name, "kbps": float(kbps),
-                "settings": {"checkpoint": str(checkpoint) if checkpoint else "shipped",
-                             "denoise": options.get("denoise", False),
-                             "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER))},
+        settings = {"checkpoint": str(checkpoint) if checkpoint else "shipped", "denoise": options.get("denoise", False),
+                    "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER))}
+        if options.get("streaming"):  # as in __init__: only when on, so offline keys stay as they were
+            settings["streaming"] = True
+        return {"codec": cls.name, "kbps": float(kbps), "settings": settings,
                 "versions": {"torch": torch_version, "checkpoint_sha256": file_sha256(path)}}
 
     @classmethod
