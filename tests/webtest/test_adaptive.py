@@ -234,3 +234,30 @@ def test_workers_share_one_evaluation(tmp_path):
     first.state(), second.state()
     assert (first.recomputes, second.recomputes) == (2, 0)
     db.dispose()
+
+
+def test_budget_stops_the_study_and_the_dashboard_says_why(tmp_path):
+    """A target that cannot be met: after max_raters raters finished (in-progress ones counted), new participants
+    get 409 study_complete with reason "rater budget spent"; an idle session that never submitted anything uses no
+    budget (it cannot lock the study)."""
+    folder = build_crowd_study(tmp_path / "study", rater={"trials_per_rater": 2, "training_items": 0,
+                                                          "precision": 0.5, "max_raters": 3})
+    app = create_app(AppConfig(study_dir=folder, db_url=f"sqlite:///{folder / 'ratings.sqlite'}", secret_key="k",
+                               admin_token=ADMIN, rate_limit_per_s=0, session_limit="", login_limit=""))
+    ctl = app.extensions["mushra"]["adaptive"]
+    ctl.refresh_s, ctl.background, ctl.max_cpu_share = 0.0, False, None
+    client = app.test_client()
+    study = app.extensions["mushra"]["study"]
+    crowd = Crowd(study, seed=1)
+    idle = client.post("/api/sessions", json={"participant_id": "idle"})
+    assert idle.status_code == 201
+    for n in range(3):
+        resp = client.post("/api/sessions", json={"participant_id": f"p{n}"})
+        assert resp.status_code == 201, resp.get_json()
+        _rate(client, crowd, n, resp.get_json()["session"], study)
+    resp = client.post("/api/sessions", json={"participant_id": "late"})
+    assert resp.status_code == 409
+    assert resp.get_json()["reason"] == "rater budget spent" and resp.get_json()["return_url"] is None
+    dash = client.get("/admin/", headers={"Authorization": f"Bearer {ADMIN}"}).get_data(as_text=True)
+    assert "Stopped: the budget of max_raters = 3 raters is spent" in dash
+    app.extensions["mushra"]["db"].dispose()
