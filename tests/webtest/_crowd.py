@@ -167,11 +167,11 @@ def new_session(db, study, n: int, *, adaptive) -> str | None:
         adaptive.state()  # as the API does: refresh outside the write lock
     try:
         with db.write_lock(), db.Write.begin() as s:
-            sess, _ = flow.create_session(s, study, participant_id=f"sim-{n}", platform="prolific", crowd={},
+            sess = flow.create_session(s, study, participant_id=f"sim-{n}", platform="prolific", crowd={},
                                           device={}, user_agent="sim", adaptive=adaptive)
             return sess.token
     except flow.ApiError as exc:
-        if exc.status == 409:
+        if exc.code in ("study_complete", "study_full"):
             return None
         raise
 
