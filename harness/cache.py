@@ -1,4 +1,5 @@
-"""Content-addressed cache of ``mushra prepare``'s intermediate audio, in ``DIR/.cache/``.
+"""The one content-addressed cache: ``mushra prepare``'s intermediate audio (``DIR/.cache/``) and ``evaluate``'s
+results (``OUT/.cache/``).
 
 A key is the sha256 of a canonical JSON document of everything that determines the result (source audio hash,
 excerpt settings, codec name, kbps, options, codec library versions, harness version, ...). An entry is a
@@ -46,6 +47,7 @@ class Cache:
                 audio = np.load(self._path(key, ".npy"), allow_pickle=False)
         except (OSError, ValueError):
             return None
+        meta.pop("_has_audio", None)
         return audio, meta
 
     def put(self, key: str, meta: dict[str, Any], audio: np.ndarray | None = None) -> None:

@@ -84,6 +84,17 @@ def decide(low: float, high: float, *, margin: float | None) -> str:
     return "open"
 
 
+def post_screen(frame: pd.DataFrame, *, preset: str) -> tuple[pd.DataFrame, int]:
+    """The ratings that survive the analysis' post-screening ``preset`` (``bs1534`` / ``encodec``: the one
+    implementation, :mod:`harness.analysis.screening`), and the number of raters removed."""
+    if frame.empty:
+        return frame, 0
+    from harness.analysis import screening  # the same rules `mushra analyze` applies
+
+    table = screening.screen(frame, screening.preset(preset))
+    return screening.kept(frame, table), int(table["excluded"].sum())
+
+
 def precision_status(frame: pd.DataFrame, *, precision: float, categories: list[str] | None = None,
                      codec_conditions: dict[str, list[str]] | None = None, plan: bool = True) -> pd.DataFrame:
     """Per (category, codec condition): :data:`STATUS_COLUMNS` from the rater-aware interval.

@@ -14,7 +14,6 @@ settings and one row per (cell, metric); the same rows go to ``evaluation.csv`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
 import os
 import contextlib
@@ -24,7 +23,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from harness.files import AUDIO_SUFFIXES, atomic_write, file_sha256, json_sha256, scan_audio
+from harness.cache import Cache
+from harness.files import AUDIO_SUFFIXES, file_sha256, json_sha256, scan_audio
 from harness.vocabulary import condition_id
 from harness.analysis.results import (  # noqa: F401  (re-exported)
     FORMAT, SCHEMA_VERSION, EvaluationError, _frame, read_results, write_results,
@@ -51,9 +51,6 @@ class Cell:
 
 
 # --- worker side (module globals are per process: one codec/model load per worker) -------------------------
-_CODECS: dict[tuple, Any] = {}
-
-
 def _library_versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -70,12 +67,9 @@ _LIBRARIES = _library_versions()  # part of every cache key: a new metric librar
 
 
 def _codec(name: str, kbps: float, options: tuple):
-    key = (name, kbps, options)
-    if key not in _CODECS:
-        from harness.codecs import create_codec
+    from harness.codecs import shared_codec  # one instance per worker process
 
-        _CODECS[key] = create_codec(name, kbps=kbps, **dict(options))
-    return _CODECS[key]
+    return shared_codec(name, kbps=kbps, options=dict(options))
 
 
 def _source(cell: Cell) -> tuple[dict[str, Any], dict[str, Any], Any]:
@@ -110,13 +104,11 @@ def _cached(cell: Cell, keys: dict[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if not cell.cache_dir:
         return out
+    cache = Cache(cell.cache_dir)
     for m, key in keys.items():
-        hit = Path(cell.cache_dir) / f"{key}.json"
-        try:
-            row = json.loads(hit.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        out[m] = {**row, "cached": True}
+        got = cache.get(key, with_audio=False)
+        if got is not None:
+            out[m] = {**got[1], "cached": True}
     return out
 
 
@@ -188,7 +180,7 @@ def _run_cell(cell: Cell) -> list[dict[str, Any]]:
                 continue
             row.update(value=r.value, unit=r.unit, settings={**r.settings, "content": content}, version=r.version)
             if cell.cache_dir is not None:
-                atomic_write(Path(cell.cache_dir) / f"{keys[m]}.json", json.dumps(row, default=str))
+                Cache(cell.cache_dir).put(keys[m], row)
             row["cached"] = False
             rows.append(row)
     return rows

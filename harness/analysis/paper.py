@@ -50,7 +50,8 @@ def mushra_figures(by_cond: pd.DataFrame, by_codec: pd.DataFrame, per_item: pd.D
                f"every point, up to {n} raters; hidden reference and anchors as lines.")
         for width, stem in (("single", "mushra_vs_bitrate"), ("double", "mushra_vs_bitrate_double")):
             fig = plots.curve_figure(curves, ylabel="MUSHRA score", ylim=(0, 100), value_range=(0, 100),
-                                     hlines=plots.reference_lines(by_cond), width=width, x_measured=measured)
+                                     hlines=plots.reference_lines(by_cond), width=width, x_measured=measured,
+                                     legend_title=f"mean and 95 % interval, up to {n} raters")
             parts.append(_figure(fig, out, stem, files, f"Figure ({width} column): {cap}"))
     fig = plots.condition_figure(by_cond)
     parts.append(_figure(fig, out, "mushra_conditions", files,
@@ -96,7 +97,8 @@ def objective_outputs(rows: pd.DataFrame, *, out: Path, files: list) -> tuple[li
             n = int(curves["n_items"].max())
             for width, stem in (("single", f"{metric}_vs_bitrate"),):  # double column: MUSHRA only (time)
                 fig = plots.curve_figure(curves, ylabel=label, hlines=hl, width=width, value_range=_range(metric),
-                                         x_measured=bool(curves["x_measured"].all()))
+                                         x_measured=bool(curves["x_measured"].all()),
+                                         legend_title=f"mean over n = {n} items, 95 % t interval")
                 figs.append(_figure(fig, out, stem, files, f"{label} vs bitrate ({width} column): mean over "
                                     f"n = {n} items per point, 95 % t interval, clipped to the metric's range."))
         hib = DOMAINS[metric].higher_is_better if metric in DOMAINS else True
@@ -197,10 +199,10 @@ def winner_html(by_cond: pd.DataFrame, bd: pd.DataFrame) -> str:
         m = m.assign(_r=m["category"].map(rank)).sort_values(["_r", "bd_rate_pct"])
     for r in m.itertuples():
         word = "fewer" if r.bd_rate_pct < 0 else "more"
-        unclear = r.bd_rate_low <= 0 <= r.bd_rate_high
-        word += " (the interval includes 0: no clear difference)" if unclear else ""
+        unclear = " (the interval includes 0: no clear difference)" if r.bd_rate_low <= 0 <= r.bd_rate_high else ""
         out.append(f"<li><b>{html.escape(str(r.category))}</b>: {html.escape(str(r.codec))} needs "
-                   f"<b>{abs(r.bd_rate_pct):.0f} % {word.split(' (')[0]} bits</b>{word[len(word.split(' (')[0]):]} than {html.escape(str(r.baseline))} for the same "
+                   f"<b>{abs(r.bd_rate_pct):.0f} % {word} bits</b>{unclear} than {html.escape(str(r.baseline))} "
+                   "for the same "
                    f"MUSHRA score (BD-rate {r.bd_rate_pct:+.1f} %, 95 % CI [{r.bd_rate_low:+.1f}, "
                    f"{r.bd_rate_high:+.1f}], {html.escape(r.rate_basis)} bitrate), {r.bd_quality:+.1f} points "
                    "at equal rate.</li>")

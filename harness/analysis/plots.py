@@ -73,15 +73,16 @@ def _ticks(ax, xs: list[float], panel_in: float) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
 
 
-def _legend(fig, handles, names, ncol: int) -> None:
+def _legend(fig, handles, names, ncol: int, title: str | None = None) -> None:
     if handles:
         fig.legend(handles, names, loc="outside lower center", ncol=ncol, frameon=False, handlelength=2.4,
-                   columnspacing=1.0)
+                   columnspacing=1.0, title=title)
 
 
 def curve_figure(curves: pd.DataFrame, *, ylabel: str, hlines: pd.DataFrame | None = None,
                  ylim: tuple[float, float] | None = None, value_range: tuple[float, float] | None = None,
-                 width: str = "single", x_measured: bool = True, title: str | None = None):
+                 width: str = "single", x_measured: bool = True, title: str | None = None,
+                 legend_title: str | None = None):
     """Quality vs bitrate (log x), one panel per category: mean with error bar per point and a band between."""
     d = curves[np.isfinite(curves["x"].astype(float)) & (curves["x"].astype(float) > 0)] if len(curves) else curves
     cats = L.category_order(d["category"]) if len(d) else ["all"]
@@ -125,7 +126,7 @@ def curve_figure(curves: pd.DataFrame, *, ylabel: str, hlines: pd.DataFrame | No
         if title:
             fig.suptitle(title)
         handles = {str(c): handles[str(c)] for c in codecs if str(c) in handles} | refs
-        _legend(fig, list(handles.values()), list(handles), 2 if width == "single" else 4)
+        _legend(fig, list(handles.values()), list(handles), 2 if width == "single" else 4, legend_title)
     return fig
 
 

@@ -24,7 +24,8 @@ def _pesq(mode: str, name: str, rate: int, reference, degraded, sample_rate) -> 
     try:
         import pesq as _p
     except ImportError:
-        raise MetricError("the pesq metric needs the 'pesq' package: pip install pesq") from None
+        raise MetricError("the pesq metric needs the 'pesq' package: pip install pesq "
+                          "(or pip install 'mushra-harness[metrics]')") from None
     sr = _check_rate(sample_rate)
     ref = _to_rate(_mono64(reference, "reference"), sr, rate)
     deg = _to_rate(_mono64(degraded, "degraded"), sr, rate)
@@ -52,7 +53,8 @@ def _stoi(name: str, extended: bool, reference, degraded, sample_rate, max_lag_m
     try:
         import pystoi
     except ImportError:
-        raise MetricError("the stoi metric needs the 'pystoi' package: pip install pystoi") from None
+        raise MetricError("the stoi metric needs the 'pystoi' package: pip install pystoi "
+                          "(or pip install 'mushra-harness[metrics]')") from None
     sr = _check_rate(sample_rate)
     ref, deg, lag = align(_mono64(reference, "reference"), _mono64(degraded, "degraded"),
                           int(round(max_lag_ms * sr / 1000.0)))
@@ -83,7 +85,8 @@ def dnsmos(*, reference: np.ndarray | None = None, degraded: np.ndarray, sample_
     try:
         from speechmos import dnsmos as _d
     except ImportError as exc:
-        raise MetricError(f"the dnsmos metric needs 'speechmos', 'onnxruntime' and 'librosa' ({exc})") from None
+        raise MetricError(f"the dnsmos metric needs 'speechmos', 'onnxruntime' and 'librosa' ({exc}): "
+                          "pip install 'mushra-harness[metrics]'") from None
     sr = _check_rate(sample_rate)
     deg = _to_rate(_mono64(degraded, "degraded"), sr, 16000)
     peak = float(np.max(np.abs(deg)))

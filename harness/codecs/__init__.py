@@ -128,3 +128,16 @@ def create_codec(name: str, *, kbps: float, **options: Any) -> Codec:
     if not ok:
         raise CodecUnavailable(f"codec '{name}' is not usable here: {reason}")
     return cls(kbps=kbps, **options)
+
+
+_INSTANCES: dict[tuple, Codec] = {}  # per process: one instance per configuration (models load once per worker)
+
+
+def shared_codec(name: str, *, kbps: float, options: dict[str, Any] | None = None) -> Codec:
+    """The process-wide instance of codec ``name`` at ``kbps`` with ``options`` (built on first use). Pool
+    workers of ``prepare`` and ``evaluate`` use it so each loads a model once."""
+    opts = dict(options or {})
+    key = (name, float(kbps), repr(sorted(opts.items())))
+    if key not in _INSTANCES:
+        _INSTANCES[key] = create_codec(name, kbps=kbps, **opts)
+    return _INSTANCES[key]

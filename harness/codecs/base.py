@@ -198,6 +198,21 @@ class CodecResult:
         return out
 
 
+def _aligned(codec: Codec, y: np.ndarray, *, delay: int, frames: int) -> np.ndarray:
+    """The decoded ``y`` with the codec's delay removed, ``frames`` long. Up to one frame short is padded (the last
+    partial frame of a frame-based codec); more is lost audio and an error, never hidden by silence."""
+    y = y[delay : delay + frames]
+    short = frames - y.shape[0]
+    if short > max(MAX_SHORTFALL_S * codec.sample_rate, MAX_SHORTFALL_FRACTION * frames):
+        raise CodecError(
+            f"codec '{codec.name}' at {codec.kbps:g} kbps decoded {y.shape[0] / codec.sample_rate:.3f} s of a "
+            f"{frames / codec.sample_rate:.3f} s input ({delay} samples of delay removed): its decoder lost "
+            "audio. Check the adapter's decode() (and delay_samples); the output is not padded with silence.")
+    if short > 0:
+        y = np.concatenate([y, np.zeros((short, y.shape[1]), dtype=np.float32)])
+    return y
+
+
 def codec_availability(cls: type[Codec], **options: Any) -> tuple[bool, str]:
     """``(usable, reason)``: the modules of :attr:`Codec.requires` are installed (else the reason names the
     extra to install), then the adapter's own :meth:`Codec.availability`."""
@@ -238,15 +253,7 @@ def transcode(codec: Codec, audio: np.ndarray, sample_rate: int) -> CodecResult:
     codec.reset()
     if y.ndim == 1:
         y = y[:, None]
-    y = y[delay : delay + n_codec]
-    short = n_codec - y.shape[0]
-    if short > max(MAX_SHORTFALL_S * codec.sample_rate, MAX_SHORTFALL_FRACTION * n_codec):
-        raise CodecError(
-            f"codec '{codec.name}' at {codec.kbps:g} kbps decoded {y.shape[0] / codec.sample_rate:.3f} s of a "
-            f"{n_codec / codec.sample_rate:.3f} s input ({delay} samples of delay removed): its decoder lost "
-            "audio. Check the adapter's decode() (and delay_samples); the output is not padded with silence.")
-    if short > 0:  # the last partial frame of a frame-based codec
-        y = np.concatenate([y, np.zeros((short, y.shape[1]), dtype=np.float32)])
+    y = _aligned(codec, y, delay=delay, frames=n_codec)
     y = match_channels(y.astype(np.float32, copy=False), ch_in)
     y = resample(y, codec.sample_rate, sample_rate)
     if y.shape[0] != n_in:  # resampler rounding: at most a sample or two

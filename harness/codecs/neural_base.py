@@ -12,7 +12,7 @@ audio; the manifest records ``"weights": "random (seed N)"``.
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -88,6 +88,24 @@ class HubRVQCodec(Codec):
 
                     _MODELS[key] = (type(self).load_pretrained(folder).eval(), source, weights_id(folder))
             return _MODELS[key]
+
+    @classmethod
+    def cache_identity(cls, *, kbps: float, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Model, weights identity, bitrate and library versions, without importing torch or loading the model."""
+        from importlib import metadata
+
+        try:
+            versions = {k: metadata.version(k) for k in ("torch", "transformers")}
+            if truthy(options.get("random_weights", False)):
+                weights = f"random seed {int(options.get('seed', 0))}"
+            else:
+                from harness.codecs.weights import weights_id
+
+                weights = weights_id(find_weights(cls.name, options.get("weights"))[1])
+        except (metadata.PackageNotFoundError, CodecUnavailable):
+            return None  # building the codec reports what is missing
+        return {"codec": cls.name, "kbps": float(kbps), "num_codebooks": cls.bitrates.codebooks(float(kbps)),
+                "code_bits": cls.code_bits, "weights": weights, "versions": versions}
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -80,6 +80,28 @@ class SoundStreamEC(Codec):
         self.model_id = bytes.fromhex(self.ctx.model_id)[:MODEL_ID_BYTES]
         self.options = {"checkpoint": str(checkpoint) if checkpoint else "shipped",
                         "context_model": str(context_model) if context_model else "shipped"}
+
+    @classmethod
+    def cache_identity(cls, *, kbps: float, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Checkpoint and context-model hashes and the settings, without importing torch or loading anything."""
+        from importlib import metadata
+
+        from harness.files import file_sha256
+
+        ckpt = Path(options.get("checkpoint") or SHIPPED_CHECKPOINT).expanduser()
+        ctx = Path(options.get("context_model") or SHIPPED_CONTEXT_MODEL).expanduser()
+        if not ckpt.is_file() or not ctx.is_file():
+            return None  # building the codec reports what is missing
+        try:
+            versions = {k: metadata.version(k) for k in ("torch", "constriction")}
+        except metadata.PackageNotFoundError:
+            return None
+        settings = {"checkpoint": str(options.get("checkpoint") or "shipped"),
+                    "context_model": str(options.get("context_model") or "shipped"),
+                    "n_q": int(round(float(kbps) / KBPS_PER_QUANTIZER)), "payload_version": PAYLOAD_VERSION}
+        return {"codec": cls.name, "kbps": float(kbps), "settings": settings,
+                "versions": {**versions, "checkpoint_sha256": file_sha256(ckpt),
+                             "context_model_file": file_sha256(ctx)}}
 
     @classmethod
     def availability(cls, **options: Any) -> tuple[bool, str]:

@@ -46,17 +46,11 @@ def reference_excerpt(*, file: str, item_id: str, start: float, duration: float 
     return raised_cosine_fade(cut, sample_rate, fade_ms)
 
 
-_CODECS: dict[tuple, Any] = {}  # per process: codec instances (models load once per worker)
-
-
 def codec_instance(codec: str, kbps: float, options: dict[str, Any]):
-    from harness.codecs import create_codec
+    """The process-wide codec instance (see :func:`harness.codecs.shared_codec`)."""
+    from harness.codecs import shared_codec
 
-    key = (codec, float(kbps), repr(sorted(options.items())))
-    inst = _CODECS.get(key)
-    if inst is None:
-        inst = _CODECS[key] = create_codec(codec, kbps=kbps, **options)
-    return inst
+    return shared_codec(codec, kbps=kbps, options=options)
 
 
 def render(reference: np.ndarray, sample_rate: int, *, kind: str, anchor: str | None = None,

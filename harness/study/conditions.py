@@ -59,30 +59,7 @@ def parse_conditions(doc: dict, ctx) -> tuple[list[ConditionSpec], list[dict]]:
         cid = ctx.get(c, "id", "str", path, condition_id(codec, kbps))
         conds.append(ConditionSpec(id=cid, codec=codec, kbps=kbps, options=options, line=ctx.keys.line(*path)))
     if "ladder" in doc:
-        lad = ctx.get(doc, "ladder", "table", ())
-        ctx.unknown_keys(lad, LADDER_KEYS, ("ladder",), "[ladder]")
-        codecs = ctx.get(lad, "codecs", "list", ("ladder",), required=True)
-        rungs = ctx.get(lad, "kbps", "list", ("ladder",), required=True)
-        skip = ctx.get(lad, "skip_unsupported", "bool", ("ladder",), True)
-        opts = ctx.get(lad, "options", "table", ("ladder",), {})
-        if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0 for k in rungs):
-            raise ctx.error(("ladder", "kbps"), f"ladder kbps must be positive numbers, got {rungs!r}")
-        for codec in codecs:
-            if not isinstance(codec, str):
-                raise ctx.error(("ladder", "codecs"), f"ladder codecs must be names, got {codec!r}")
-            cls = _codec_class(ctx, codec, ("ladder", "codecs"))
-            for k in rungs:
-                if cls.bitrates.supports(float(k)):
-                    conds.append(ConditionSpec(id=condition_id(codec, k), codec=codec, kbps=float(k),
-                                               options=dict(opts.get(codec, {})), line=ctx.keys.line("ladder")))
-                elif skip:
-                    skipped.append({"codec": codec, "kbps": float(k), "nearest": cls.bitrates.nearest(float(k)),
-                                    "reason": f"{codec} supports {cls.bitrates.describe()}"})
-                else:
-                    try:
-                        cls.bitrates.check(codec, float(k))
-                    except UnsupportedBitrate as exc:
-                        raise ctx.error(("ladder", "kbps"), f"{exc} (or set skip_unsupported = true)") from None
+        conds += _ladder(doc, ctx, skipped)
     if not conds:
         raise ctx.error(("conditions",), "the study has no conditions; add [[conditions]] tables or a [ladder]")
     seen: set[str] = set()
@@ -95,3 +72,35 @@ def parse_conditions(doc: dict, ctx) -> tuple[list[ConditionSpec], list[dict]]:
             raise ctx.error(where, f"condition id '{c.id}' appears twice; give each condition a unique id")
         seen.add(c.id)
     return conds, skipped
+
+
+def _ladder(doc: dict, ctx, skipped: list[dict]) -> list[ConditionSpec]:
+    """Conditions of the ``[ladder]`` table; unsupported cells go to ``skipped`` (or are an error)."""
+    from harness.codecs import UnsupportedBitrate
+
+    out: list[ConditionSpec] = []
+    lad = ctx.get(doc, "ladder", "table", ())
+    ctx.unknown_keys(lad, LADDER_KEYS, ("ladder",), "[ladder]")
+    codecs = ctx.get(lad, "codecs", "list", ("ladder",), required=True)
+    rungs = ctx.get(lad, "kbps", "list", ("ladder",), required=True)
+    skip = ctx.get(lad, "skip_unsupported", "bool", ("ladder",), True)
+    opts = ctx.get(lad, "options", "table", ("ladder",), {})
+    if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0 for k in rungs):
+        raise ctx.error(("ladder", "kbps"), f"ladder kbps must be positive numbers, got {rungs!r}")
+    for codec in codecs:
+        if not isinstance(codec, str):
+            raise ctx.error(("ladder", "codecs"), f"ladder codecs must be names, got {codec!r}")
+        cls = _codec_class(ctx, codec, ("ladder", "codecs"))
+        for k in rungs:
+            if cls.bitrates.supports(float(k)):
+                out.append(ConditionSpec(id=condition_id(codec, k), codec=codec, kbps=float(k),
+                                           options=dict(opts.get(codec, {})), line=ctx.keys.line("ladder")))
+            elif skip:
+                skipped.append({"codec": codec, "kbps": float(k), "nearest": cls.bitrates.nearest(float(k)),
+                                "reason": f"{codec} supports {cls.bitrates.describe()}"})
+            else:
+                try:
+                    cls.bitrates.check(codec, float(k))
+                except UnsupportedBitrate as exc:
+                    raise ctx.error(("ladder", "kbps"), f"{exc} (or set skip_unsupported = true)") from None
+    return out

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.ratings.models import utcnow
-from harness.sequential import MIN_RATERS, Targets, precision_status, resolve_status
+from harness.sequential import MIN_RATERS, Targets, post_screen, precision_status, resolve_status
 from harness.vocabulary import parse_resolve
 
 OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
@@ -70,15 +70,7 @@ def screen(frame: pd.DataFrame, settings) -> tuple[pd.DataFrame, int]:
     """Post-screening with the study's preset, as ``mushra analyze --study`` applies it by default: raters with
     listening-evidence flags count exactly as they do there (a study with ``require_full_listening = true``
     rejects such trials outright). Returns the kept ratings and the number of raters removed."""
-    if frame.empty:
-        return frame, 0
-    from harness.analysis import screening  # the one implementation of the presets
-
-    cfg = screening.preset(settings.screening)
-    if getattr(settings, "exclude_flagged", False):
-        cfg = dataclasses.replace(cfg, exclude_flagged=True)
-    table = screening.screen(frame, cfg)
-    return screening.kept(frame, table), int(table["excluded"].sum())
+    return post_screen(frame, preset=settings.screening)
 
 
 def evaluate(frame: pd.DataFrame, study, *, finished: int, in_flight: int, pending: dict[str, int],

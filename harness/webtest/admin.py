@@ -114,7 +114,8 @@ def dashboard():
         adaptive_view = adaptive_dashboard(ctl.fresh(plan=True))
     return render_template("admin.html", study=study, items=items, conds=conds, sessions=rows, adaptive=adaptive_view,
                            target=study.settings.ratings_per_item, csrf=csrf_token(),
-                           n_sessions=n_all, n_done=totals.get("done", 0), n_active=totals.get("active", 0),
+                           n_sessions=n_all, n_done=totals.get(SessionState.DONE, 0),
+                           n_active=totals.get(SessionState.ACTIVE, 0),
                            n_screened=n_screened, n_excluded=n_excluded, n_flagged=n_flagged,
                            n_listed=len(rows))
 

@@ -72,6 +72,8 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
             resp.headers.setdefault(k, v)
         if request.path.startswith(("/api/", "/audio/", "/admin")):
             resp.headers["Cache-Control"] = "no-store"
+        if request.is_secure:  # served over HTTPS (directly or via the trusted proxy): browsers keep to HTTPS
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp
 
     @app.errorhandler(ApiError)

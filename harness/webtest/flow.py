@@ -49,18 +49,25 @@ def public_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def item_load(s: OrmSession, study: Study) -> dict[str, int]:
-    """Ratings per item that are done or promised: submitted MUSHRA trials plus the unsubmitted ones of sessions
+def item_load(s: OrmSession, study: Study, *, unstarted: bool = False) -> dict[str, int]:
+    """Ratings per item that are done or reserved: submitted MUSHRA trials plus the unsubmitted ones of sessions
     that have submitted at least one step (training included) and were active within the timeout. A session
-    that never submitted anything reserves nothing, so idle or scripted sessions cannot lock a study; abandoned
-    sessions release their items. Screened-out and excluded sessions never count."""
+    that never submitted anything reserves nothing, so idle or scripted sessions cannot lock a study (they never
+    make it "full"); abandoned sessions release their items. Screened-out and excluded sessions never count.
+
+    ``unstarted=True`` counts instead the unsubmitted trials of recent sessions that have *not* submitted
+    anything yet: new sessions are steered away from those items too (balance when many raters start at once),
+    without those sessions ever holding a reservation."""
     cutoff = utcnow() - dt.timedelta(minutes=study.settings.session_timeout_minutes)
     done = aliased(Trial)
     started = exists().where(done.session_id == Session.id, done.submitted_at.is_not(None))
+    if unstarted:
+        which = and_(Trial.submitted_at.is_(None), Session.last_seen >= cutoff, ~started)
+    else:
+        which = or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, started))
     rows = s.execute(
         select(Trial.item, func.count()).join(Session, Trial.session_id == Session.id)
-        .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False), Session.excluded.is_(False),
-               or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, started)))
+        .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False), Session.excluded.is_(False), which)
         .group_by(Trial.item)).all()
     load = {item: 0 for item in study.items}
     for item, n in rows:
@@ -103,13 +110,15 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
     load = item_load(s, study)
+    fresh = item_load(s, study, unstarted=True)  # steer, never block: see item_load
+    steer = {i: load[i] + fresh[i] for i in load}
     rng = random.Random(secrets.randbits(64))
     if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
-        items = adaptive.assign(s, load, rng, platform=platform)
+        items = adaptive.assign(s, steer, rng, platform=platform)
     elif min(load.values()) >= settings.ratings_per_item:
         raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
     else:
-        items = choose_items(load, settings.trials_per_rater, rng)
+        items = choose_items(steer, settings.trials_per_rater, rng)
     token = secrets.token_urlsafe(24)
     sess = Session(token=token, public_id=public_id(token), participant_id=participant_id or None,
                    platform=platform, crowd=crowd, device=device, user_agent=user_agent[:512],

@@ -18,7 +18,7 @@ EN: dict[str, Any] = {
     "title": "Listening test",
     "welcome_title": "Welcome",
     "welcome": "In this study you listen to short sound excerpts and rate their quality compared with a reference. "
-               "It takes about {minutes} minutes ({n_trials} pages of ratings, after a short training).",
+               "It takes about {minutes} minutes: a short training, then {n_trials} rating page(s).",
     "instructions": [
         "Use headphones in a quiet place.",
         "First set a comfortable volume; then, on each page, press Reference and each numbered sound. You can "
@@ -37,6 +37,7 @@ EN: dict[str, Any] = {
     "calibration_hint": "Put on your headphones and press Play. Set your device's volume so that this sound is "
                         "clearly audible and comfortable, not loud. Keep this volume for the whole test.",
     "calibration_play": "Play",
+    "calibration_stop": "Stop",
     "calibration_continue": "The volume is comfortable: continue",
     "loading": "Loading the sounds of this page...",
     "training_title": "Training",
@@ -95,8 +96,8 @@ DE: dict[str, Any] = {
     "title": "Hörversuch",
     "welcome_title": "Willkommen",
     "welcome": "In dieser Studie hören Sie kurze Klangausschnitte und bewerten ihre Qualität im Vergleich mit "
-               "einer Referenz. Das dauert etwa {minutes} Minuten ({n_trials} Bewertungsseiten nach einem kurzen "
-               "Training).",
+               "einer Referenz. Das dauert etwa {minutes} Minuten: ein kurzes Training, dann {n_trials} "
+               "Bewertungsseite(n).",
     "instructions": [
         "Verwenden Sie Kopfhörer in einer ruhigen Umgebung.",
         "Stellen Sie zuerst eine angenehme Lautstärke ein; drücken Sie dann auf jeder Seite Referenz und jeden "
@@ -117,6 +118,7 @@ DE: dict[str, Any] = {
                         "Ihres Geräts so ein, dass der Klang deutlich hörbar und angenehm, nicht laut ist. Behalten "
                         "Sie diese Lautstärke für den ganzen Test bei.",
     "calibration_play": "Abspielen",
+    "calibration_stop": "Stopp",
     "calibration_continue": "Die Lautstärke ist angenehm: weiter",
     "loading": "Die Klänge dieser Seite werden geladen...",
     "training_title": "Training",

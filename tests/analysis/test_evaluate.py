@@ -44,7 +44,7 @@ def test_ladder_results_cache_and_parallel_agree(items, tmp_path):
     assert doc["format"] == E.FORMAT and doc["schema_version"] == E.SCHEMA_VERSION
     assert doc["settings"]["metrics"] == ["si-snr", "mel"] and "measured_kbps" in doc["rows"][0]
     assert paths["csv"].exists() and paths["parquet"].exists()
-    assert len(list((out / ".cache").glob("*.json"))) == 8
+    assert len(list((out / ".cache").rglob("*.json"))) == 8
     # second run: every cell from the cache, same numbers
     df2, _, _ = E.evaluate(jobs=1, **kw)
     assert df2["cached"].all()

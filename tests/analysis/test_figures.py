@@ -44,12 +44,13 @@ def assert_print_ready(fig, width_in):
 @pytest.mark.parametrize("width", ["single", "double"])
 def test_curve_figure_is_print_ready(width, tmp_path):
     fig = plots.curve_figure(CURVES, ylabel="MUSHRA score", hlines=HL, ylim=(0, 100), value_range=(0, 100),
-                             width=width)
+                             width=width, legend_title="mean over n = 6 items, 95 % t interval")
     assert_print_ready(fig, plots.WIDTHS[width])
     axes = fig.axes
     assert [a.get_title() for a in axes] == ["music", "speech"]
     assert all(a.get_xscale() == "log" and a.get_xlabel() == "measured bitrate (kbps)" for a in axes)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert fig.legends[0].get_title().get_text() == "mean over n = 6 items, 95 % t interval"
     assert legend[:2] == ["lyra", "opus"] and "hidden reference" in legend and "anchor 3.5 kHz LP" in legend
     # lyra has one bitrate: it still gets an error bar (interval on every point)
     speech = axes[1]

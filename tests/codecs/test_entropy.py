@@ -116,6 +116,17 @@ def test_context_model_of_another_checkpoint_is_refused(tmp_path):
 
 
 @needs_model
+def test_cache_identity_follows_the_context_model_file(small_model, tmp_path):
+    cls = get_codec_class("soundstream_ec")
+    shipped = cls.cache_identity(kbps=6, options={})
+    small_model.save(tmp_path / "m.npz")
+    other = cls.cache_identity(kbps=6, options={"context_model": str(tmp_path / "m.npz")})
+    assert shipped["versions"]["checkpoint_sha256"] == other["versions"]["checkpoint_sha256"]
+    assert shipped["versions"]["context_model_file"] != other["versions"]["context_model_file"]
+    assert cls.cache_identity(kbps=6, options={"context_model": str(tmp_path / "none.npz")}) is None
+
+
+@needs_model
 def test_shipped_context_model_provenance():
     from harness.codecs.soundstream import SHIPPED_CHECKPOINT
     from harness.codecs.soundstream.checkpoint import file_sha256

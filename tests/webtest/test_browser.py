@@ -473,3 +473,31 @@ def test_loop_change_fades_out_and_in(browser, served):
     silent = np.flatnonzero(np.abs(y[r - 40 * ms:r + 40 * ms]) < 1e-6)
     assert len(silent) < 4 * ms, f"{len(silent) / ms:.1f} ms of silence at the loop change"
     page.close()
+
+
+def test_second_device_with_the_same_id_gets_a_message_and_the_resume_link_works(browser, served):
+    _, srv = served
+    url = srv.url + "/?PROLIFIC_PID=two-devices&STUDY_ID=s1&SESSION_ID=x"
+    first = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = first.new_page()
+    _start_training(page, url)
+    token = page.evaluate("window.mushra.token")
+    resume = page.get_attribute("#resume-link", "href")
+    assert resume.endswith("?resume=" + token)
+    page.reload()  # the same browser resumes by its stored token
+    page.wait_for_selector("#trial:not([hidden])")
+    assert page.evaluate("window.mushra.token") == token
+    second = browser.new_context(viewport={"width": 390, "height": 760})
+    other = second.new_page()
+    other.goto(url)
+    other.check("#consent-ok")
+    other.click("#start")
+    other.wait_for_selector("#status.error")
+    assert "already started the study in another browser" in other.text_content("#status")
+    assert other.evaluate("window.mushra.token") in (None, "")  # it did not get the first one's token
+    other.goto(resume)  # the resume link hands the session over on purpose
+    _calibrate(other)  # a new device: its volume is set again
+    other.wait_for_selector("#trial:not([hidden])")
+    assert other.evaluate("window.mushra.token") == token
+    first.close()
+    second.close()

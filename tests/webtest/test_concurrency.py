@@ -33,7 +33,7 @@ def test_sixteen_raters_at_once(tmp_path, db_url):
                 if step["kind"] == "done":
                     return
                 if step["kind"] in ("training", "mushra"):
-                    payload = {"ratings": Rater.ratings_for(step, score=k), "telemetry": {"k": k}}
+                    payload = {"ratings": Rater.ratings_for(step, score=k), "telemetry": {"focus_losses": k}}
                 else:
                     payload = {"answers": {"comments": f"rater {k}"}}
                 results = []
@@ -43,6 +43,7 @@ def test_sixteen_raters_at_once(tmp_path, db_url):
                 dup.join()
                 if results != [200, 200]:
                     errors.append(f"rater {k}: {results}")
+                    return  # (retrying the same step would loop forever)
         except Exception as exc:  # noqa: BLE001 - collected and reported by the main thread
             errors.append(f"rater {k}: {exc!r}")
 

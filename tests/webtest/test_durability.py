@@ -4,6 +4,7 @@ the server acknowledged (HTTP 200) must be in the database with exactly the scor
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -69,7 +70,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
                     with lock:
                         acked[(token, step["trial"])] = ratings
                     step = resp.get_json()["next"]
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, http.client.HTTPException):  # killed mid-response: not acknowledged
                 time.sleep(0.1)  # the server is down: retry
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]

@@ -53,7 +53,7 @@ def test_cli_serve_runs_gunicorn_and_takes_a_rater(tmp_path):
         proc.wait(20)
     assert (study / "ratings.sqlite").exists()
     df = ratings_frame(f"sqlite:///{study / 'ratings.sqlite'}")
-    assert len(df) == 10 and set(df["rater"]) == {"cli-rater"}
+    assert len(df) == 10 and set(df["rater"]) == {"direct:cli-rater"}
 
 
 def test_serve_errors_are_clear(tmp_path, capsys):

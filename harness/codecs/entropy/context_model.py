@@ -10,8 +10,8 @@ add-one unigram::
 with ``C_l(h, w)`` the count of ``h`` followed by ``w``, ``C_l(h)`` its total, ``T_l(h)`` the number of distinct
 followers and ``K`` the codebook size. Every code keeps a non-zero probability, so any code sequence can be coded.
 To keep the shipped file small (and because it predicts held-out codes better: 8.80 bits per code against 8.86
-with pairs seen twice kept and 9.07 with every pair), bigram pairs seen fewer than 3 times are pruned (``min_count``); ``C_l(h)`` and ``T_l(h)`` still
-count them, so their mass goes to the unigram.
+with pairs seen twice kept and 9.07 with every pair), bigram pairs seen fewer than 3 times are pruned
+(``min_count``); ``C_l(h)`` and ``T_l(h)`` still count them, so their mass goes to the unigram.
 
 The file (``.npz``) carries a format version, the sha256 of the SoundStream checkpoint whose codes it was trained
 on, and the training recipe; :meth:`NgramContextModel.check_checkpoint` turns a mismatch into a clear error.

@@ -1,5 +1,5 @@
 """Train the entropy coder's context model on SoundStream codes: one command,
-``python scripts/train_entropy_model.py --data DIR/train --out harness/codecs/entropy/models/soundstream_small.ctx.npz``.
+``python scripts/train_entropy_model.py --data DIR/train`` (``--out`` defaults to the shipped model's path).
 
 The codes are those the SoundStream adapter would send at 18 kbps (24 quantizers; the codes of a lower bitrate are
 the first quantizers of these, since residual quantization is sequential): every WAV/FLAC under ``--data`` is

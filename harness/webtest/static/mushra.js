@@ -105,7 +105,7 @@
     const t0 = performance.now();
     $('#cal-play').onclick = () => {
       if (player.playing) { player.stop(); $('#cal-play').textContent = state.text.calibration_play; return; }
-      player.select(0); $('#cal-play').textContent = state.text.stop; $('#cal-ok').disabled = false;
+      player.select(0); $('#cal-play').textContent = state.text.calibration_stop; $('#cal-ok').disabled = false;
     };
     $('#cal-ok').onclick = () => {
       player.stopNow(); state.calibrated = true; state.calibrationMs = performance.now() - t0; state.pageStart = performance.now();
