@@ -5,6 +5,7 @@ POST .../trials/ID whose answer carries the next step) for about 10 s over keep-
 latency of submissions, errors, and lost/duplicated rating rows counted in the database afterwards (0 required).
 
     .venv/bin/python benchmarks/bench_webtest.py [--clients 32] [--seconds 10] [--workers 2] [--db URL]
+                                                 [--adaptive off|on|both]
 
 Rate limiting is switched off (MUSHRA_RATE_LIMIT=0, MUSHRA_SESSION_LIMIT="") because every client comes from
 127.0.0.1. The listening-evidence checks run on every submission (default: flag, not reject; these clients never
@@ -127,8 +128,20 @@ def main() -> int:
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in the study folder)")
     ap.add_argument("--baseline", default=None, metavar="DIR",
                     help="also serve with the harness code in DIR (same study, same clients) and print the ratio")
+    ap.add_argument("--adaptive", choices=("off", "on", "both"), default="off",
+                    help="adaptive study (issue 16: a precision target it cannot reach, so every new session is "
+                         "steered); both: without, then with, and the ratio of the two")
     args = ap.parse_args()
-    rc, rate = run(args, REPO)
+    if args.adaptive == "both":
+        rc_off, off = run(args, REPO)
+        print("--- adaptive on")
+        rc, rate = run(args, REPO, adaptive=True)
+        _recompute_line(args)
+        print(f"adaptive on / off: {rate / off:.2f}x submissions/s ({rate:.0f} vs {off:.0f}; same invocation)")
+        return max(rc, rc_off)
+    rc, rate = run(args, REPO, adaptive=args.adaptive == "on")
+    if args.adaptive == "on":
+        _recompute_line(args)
     if args.baseline:
         print(f"--- baseline: {args.baseline}")
         _, base = run(args, Path(args.baseline).resolve())
@@ -136,8 +149,9 @@ def main() -> int:
     return rc
 
 
-def run(args, code_dir: Path) -> tuple[int, float]:
-
+def run(args, code_dir: Path, *, adaptive: bool = False) -> tuple[int, float]:
+    """One server + client run. ``adaptive``: the study has a precision target it cannot reach in the run
+    (``[rater] precision = 0.5``), so every new session is steered and the study state is re-evaluated."""
     from sqlalchemy import func, select
 
     from harness.ratings.db import open_database
@@ -145,8 +159,10 @@ def run(args, code_dir: Path) -> tuple[int, float]:
     from tests.webtest._study import build_study
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_webtest_"))
-    study = build_study(tmp / "study", n_items=20, seconds=1.0,
-                        rater={"trials_per_rater": 20, "training_items": 0, "ratings_per_item": 100000})
+    rater = {"trials_per_rater": 20, "training_items": 0, "ratings_per_item": 100000}
+    if adaptive:
+        rater.update(precision=0.5, max_raters=1_000_000)
+    study = build_study(tmp / "study", n_items=20, seconds=1.0, rater=rater)
     port = _free_port()
     env = {**os.environ, "MUSHRA_RATE_LIMIT": "0", "MUSHRA_SESSION_LIMIT": "", "PYTHONPATH": str(code_dir)}
     cmd = [sys.executable, "-m", "harness.cli", "serve", str(study), "--port", str(port),
@@ -207,7 +223,7 @@ def run(args, code_dir: Path) -> tuple[int, float]:
     n_cond = 5
     pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
     print(f"clients={args.clients} workers={args.workers} db={'sqlite' if not args.db else args.db.split(':')[0]} "
-          f"cpus={os.cpu_count()}")
+          f"cpus={os.cpu_count()} adaptive={'on' if adaptive else 'off'}")
     print(f"submissions: {saved} in {elapsed:.1f} s = {saved / elapsed:.0f} submissions/s "
           f"(required >= 400)")
     print(f"latency per submission: p50 {pct(0.5):.1f} ms, p99 {pct(0.99):.1f} ms, max {1000 * lat[-1]:.1f} ms")
@@ -221,6 +237,40 @@ def run(args, code_dir: Path) -> tuple[int, float]:
     ok = errors == 0 and rows == saved * n_cond and not dup and saved / elapsed >= 400
     print("PASS" if ok else "FAIL")
     return (0 if ok else 1), saved / elapsed
+
+
+def _recompute_line(args) -> None:
+    """The cost of one adaptive re-evaluation over 5,000 ratings that all pass screening (the benchmark's own
+    clients rate at random and are screened out, which makes the server's re-evaluations cheaper than real ones)."""
+    import math
+
+    import pandas as pd
+
+    from harness.webtest.adaptive import REFRESH_S, evaluate
+    from harness.webtest.study import load_study
+    from tests.webtest._crowd import Crowd, build_crowd_study
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_recompute_"))
+    study = load_study(build_crowd_study(tmp / "s", rater={"trials_per_rater": 3, "precision": 0.5,
+                                                            "max_raters": 10**6}))
+    crowd = Crowd(study, seed=0)
+    rows, n = [], 0
+    while len(rows) < 5000:
+        r = dict(crowd.rater(n), careless=False)
+        for item in study.items[n % 5: n % 5 + 3]:
+            rows += [{"session_id": n, "rater": f"r{n}", "item": item, "condition": c, "score": crowd.score(r, item, c),
+                      "plays": 1, "listen_ms": 5000.0, "submitted_at": n} for c in study.conditions[item]]
+        n += 1
+    frame = pd.DataFrame(rows)
+    frame["category"] = frame["item"].map({i.id: i.category for i in study.manifest.items})
+    frame["kind"] = frame["condition"].map({c.id: c.kind for c in study.manifest.conditions})
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        evaluate(frame, study, finished=n, in_flight=0, pending={})
+        best = min(best, time.perf_counter() - t)
+    print(f"one adaptive re-evaluation over {len(frame)} ratings (all pass screening): {1000 * best:.0f} ms; the "
+          f"server runs one at most every {REFRESH_S:g} s for all workers together (longer when it takes > 5 % of that)")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,17 @@ class RaterSettings:
     min_listen_fraction: float = 0.5  # of (signals x excerpt length): earliest submission after the first download
     text: dict = dataclasses.field(default_factory=dict)  # rater-facing text overrides (see harness.webtest.texts)
     translations: dict = dataclasses.field(default_factory=dict)  # {"de": {key: text}, ...} chosen by ?lang=
+    # adaptive studies (harness.webtest.adaptive): stop on evidence instead of at ratings_per_item
+    precision: float | None = None  # target half-width (MUSHRA points) of the rater-aware 95 % interval
+    max_raters: int | None = None  # budget cap: raters who finish a session
+    resolve: tuple[str, ...] = ()  # "cond_a vs cond_b": decide each difference (anytime-valid)
+    equivalence_margin: float | None = None  # MUSHRA points; a difference inside +-margin is "equivalent"
+    decision_error: float = 0.05  # chance of a wrong decision per named difference and category
+
+    @property
+    def adaptive(self) -> bool:
+        """True when the study stops on precision or decisions (``precision`` or ``resolve`` set)."""
+        return self.precision is not None or bool(self.resolve)
 
     def filled(self, *, n_items: int, study_hash: str) -> dict[str, Any]:
         """Every key with its default applied, as written to ``manifest.json``'s ``rater``."""
@@ -183,6 +194,39 @@ class RaterSettings:
             out.append(("max_signals_per_trial", f"max_signals_per_trial must be {MIN_SIGNALS_PER_TRIAL}-"
                                                  f"{MAX_SIGNALS_PER_TRIAL} (ITU-R BS.1534-3 allows at most 12 "
                                                  f"signals per trial), got {m}"))
+        out.extend(self._adaptive_problems())
+        return out
+
+    def _adaptive_problems(self) -> list[tuple[str, str]]:
+        prec, cap, resolve = self.precision, self.max_raters, list(self.resolve)
+        out: list[tuple[str, str]] = []
+        if prec is not None and not 0.5 <= prec <= 50:
+            out.append(("precision", "precision is the target half-width of the 95 % interval in MUSHRA points; "
+                                     f"use 0.5-50 (5 is common), got {prec:g}"))
+        if cap is not None and cap < 2:
+            out.append(("max_raters", f"max_raters must be at least 2, got {cap}"))
+        pairs = []
+        for entry in resolve:
+            try:
+                pairs.append(parse_resolve(entry))
+            except ValueError as exc:
+                out.append(("resolve", str(exc)))
+        if len(set(pairs)) != len(pairs):
+            out.append(("resolve", "a difference is listed twice"))
+        margin, err = self.equivalence_margin, self.decision_error
+        if resolve and margin is None:
+            out.append(("resolve", "resolve needs equivalence_margin (MUSHRA points): a difference whose interval "
+                                   "lies within +-margin is called equivalent, e.g. equivalence_margin = 3"))
+        if margin is not None and not 0 < margin <= 50:
+            out.append(("equivalence_margin", f"equivalence_margin must be in (0, 50] MUSHRA points, got {margin:g}"))
+        if not 0 < err <= 0.2:
+            out.append(("decision_error", f"decision_error must be in (0, 0.2] (0.05 is usual), got {err:g}"))
+        if self.adaptive and cap is None:
+            out.append(("precision" if prec is not None else "resolve",
+                        "an adaptive study (precision or resolve) needs max_raters, the budget cap in raters who "
+                        "finish a session; e.g. max_raters = 200"))
+        if cap is not None and not self.adaptive:
+            out.append(("max_raters", "max_raters caps an adaptive study; set precision (and/or resolve) too"))
         return out
 
     def training_warning(self, *, n_items: int) -> str | None:
@@ -203,7 +247,8 @@ class RaterSettings:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown [rater] settings {unknown}; known: {sorted(known)}")
-        conv = {"int": int, "bool": bool, "str": str, "number": float, "table": dict}
+        conv = {"int": int, "bool": bool, "str": str, "number": float, "table": dict,
+                "list": lambda v: tuple(str(x) for x in v)}
         out = {}
         for key, v in values.items():
             if v is None:
@@ -216,6 +261,8 @@ class RaterSettings:
                 raise ValueError(f"[rater] {key} must be true or false, got {v!r}")
             if kind == "number" and (isinstance(v, bool) or not isinstance(v, (int, float))):
                 raise ValueError(f"[rater] {key} must be a number, got {v!r}")
+            if kind == "list" and not isinstance(v, (list, tuple)):
+                raise ValueError(f"[rater] {key} must be a list, got {v!r}")
             if kind == "table" and not isinstance(v, dict):
                 raise ValueError(f"[rater] {key} must be a table, got {v!r}")
             out[key] = conv[kind](v)
@@ -227,7 +274,27 @@ RATER_FIELD_TYPES = {"trials_per_rater": "int", "ratings_per_item": "int", "trai
                      "screening": "str", "session_timeout_minutes": "int", "completion_code": "str",
                      "screened_out_code": "str", "max_signals_per_trial": "int", "allow_direct": "bool",
                      "require_full_listening": "bool", "min_listen_fraction": "number", "text": "table",
-                     "translations": "table"}
+                     "translations": "table", "precision": "number", "max_raters": "int", "resolve": "list",
+                     "equivalence_margin": "number", "decision_error": "number"}
+RESOLVE_PATTERN = re.compile(r"^\s*(\S+)\s+vs\s+(\S+)\s*$")
+
+
+def parse_resolve(entry: Any) -> tuple[str, str]:
+    """``"codec_a vs codec_b"`` -> ``("codec_a", "codec_b")`` (``[rater] resolve``); ValueError otherwise."""
+    m = RESOLVE_PATTERN.match(entry) if isinstance(entry, str) else None
+    if m is None or m.group(1) == m.group(2):
+        raise ValueError(f"resolve entry {entry!r} must read \"CONDITION_A vs CONDITION_B\" with two different "
+                         "condition ids, e.g. \"opus_12kbps vs encodec_12kbps\"")
+    return m.group(1), m.group(2)
+
+
+def resolve_condition_problem(resolve: tuple[str, ...], condition_ids: set[str]) -> str | None:
+    """A message naming the first ``resolve`` condition that is not in the study (None when all are)."""
+    for entry in resolve:
+        for c in parse_resolve(entry):
+            if c not in condition_ids:
+                return f"resolve names condition {c!r}, which is not in the study; known: {sorted(condition_ids)}"
+    return None
 
 
 # --- ratings (the long table: one row per rating) --------------------------------------------------------------

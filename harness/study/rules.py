@@ -7,11 +7,12 @@ study parser.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 from harness.vocabulary import (  # noqa: F401 - re-exported for the study parser
     ANCHORS, CATEGORIES, ID_PATTERN, MAX_SIGNALS_PER_TRIAL, RATER_FIELD_TYPES, SCREENING_PRESETS, RaterSettings,
-    fmt_kbps,
+    fmt_kbps, parse_resolve, resolve_condition_problem,
 )
 
 SCHEMA_VERSION = 1
@@ -24,9 +25,14 @@ def check_rater(ctx, table: Mapping[str, Any], *, n_items: int) -> RaterSettings
         raise ctx.error(path, "[rater] must be a table")
     ctx.unknown_keys(table, tuple(RATER_FIELD_TYPES), path, "[rater]")
     vals = {k: ctx.get(table, k, kind, path) for k, kind in RATER_FIELD_TYPES.items() if k in table}
+    if "resolve" in vals:
+        vals["resolve"] = tuple(vals["resolve"])
     settings = RaterSettings(**vals)
     for key, msg in settings.problems(n_items=n_items):
         raise ctx.error(path + (key,), msg)
+    if settings.resolve:  # one spelling: "a vs b"
+        settings = dataclasses.replace(settings, resolve=tuple(f"{a} vs {b}"
+                                                               for a, b in map(parse_resolve, settings.resolve)))
     warning = settings.training_warning(n_items=n_items)
     if warning:
         import warnings

@@ -23,6 +23,7 @@ from harness.errors import StudyError
 from harness.files import AUDIO_SUFFIXES, file_sha256, scan_audio  # noqa: F401 - file_sha256 re-exported
 from harness.study.rules import (
     ID_PATTERN, ANCHORS, CATEGORIES, MAX_SIGNALS_PER_TRIAL, RaterSettings, SCHEMA_VERSION, check_rater,
+    resolve_condition_problem,
 )
 from harness.study.conditions import ConditionSpec, parse_conditions
 from harness.study.tomlpos import KeyLines
@@ -187,6 +188,9 @@ def load_study(path: str | Path) -> Study:
                                f"{len(conditions)} conditions) exceed the maximum of {rater.max_signals_per_trial} "
                                "(ITU-R BS.1534-3 allows at most 12). Split the conditions into several studies or "
                                "drop some.")
+    problem = resolve_condition_problem(rater.resolve, {c.id for c in conditions} | set(anchors) | {"reference"})
+    if problem:
+        raise ctx.error(("rater", "resolve"), problem)
     return Study(path=str(p), name=name, sample_rate=sr, channels=channels, items=tuple(items),
                  conditions=tuple(conditions), anchors=tuple(anchors), loudness_lufs=lufs, peak_ceiling_dbfs=peak,
                  excerpt_seconds=exc_s, fade_ms=fade, rater=rater, skipped=tuple(skipped))

@@ -106,7 +106,13 @@ def dashboard():
         conds.append({"id": c.id, "kind": c.kind, "label": c.label or c.id, "n": len(v),
                       "mean": statistics.fmean(v) if v else None})
     items = [{"id": i, "done": done.get(i, 0), "promised": load.get(i, 0)} for i in study.items]
-    return render_template("admin.html", study=study, items=items, conds=conds, sessions=rows,
+    ctl = _ext().get("adaptive")
+    adaptive_view = None
+    if ctl is not None:
+        from harness.webtest.adaptive import dashboard as adaptive_dashboard
+
+        adaptive_view = adaptive_dashboard(ctl.fresh(plan=True))
+    return render_template("admin.html", study=study, items=items, conds=conds, sessions=rows, adaptive=adaptive_view,
                            target=study.settings.ratings_per_item, csrf=csrf_token(),
                            n_sessions=n_all, n_done=totals.get(SessionState.DONE, 0),
                            n_active=totals.get(SessionState.ACTIVE, 0),

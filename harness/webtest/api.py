@@ -63,12 +63,15 @@ def create_session():
         raise ApiError(400, "unknown_fields", f"unknown fields {sorted(unknown)}")
     device = schemas.validate(body.get("device"), schemas.DEVICE, name="device", code="bad_device")
     study, db = _ctx()
+    adaptive = current_app.extensions["mushra"].get("adaptive")
+    if adaptive is not None:
+        adaptive.state()  # refresh a stale estimate here, outside the write lock
     for attempt in range(2):
         try:
             with db.write_lock(), db.Write.begin() as s:
                 sess = flow.create_session(
                     s, study, participant_id=pid, platform=platform, crowd=crowd, device=device,
-                    user_agent=request.headers.get("User-Agent", ""))
+                    user_agent=request.headers.get("User-Agent", ""), adaptive=adaptive)
                 token = sess.token
             break
         except IntegrityError:  # the same participant id created concurrently: the second one is refused

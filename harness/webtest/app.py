@@ -28,6 +28,11 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_content_length,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", JSON_SORT_KEYS=False)
     app.extensions["mushra"] = {"study": study, "db": db, "config": config}
+    if study.settings.adaptive:  # precision targets: steer and stop (harness.webtest.adaptive)
+        from harness.webtest.adaptive import Controller
+
+        app.extensions["mushra"]["adaptive"] = Controller(study, db, background=True, max_cpu_share=0.05,
+                                                        shared=True)
     app.session_interface = _CookieOnlyForPages()
     if config.trust_proxy:  # X-Forwarded-For/-Proto/-Host from ONE reverse proxy you control
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -73,7 +78,7 @@ def create_app(config: AppConfig, *, create_tables: bool = True) -> Flask:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, **getattr(exc, "extra", {}))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -107,7 +112,7 @@ class _CookieOnlyForPages(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _error(status: int, code: str, message: str):
-    resp = jsonify({"error": code, "message": message})
+def _error(status: int, code: str, message: str, **extra):
+    resp = jsonify({"error": code, "message": message, **extra})
     resp.status_code = status
     return resp

@@ -92,10 +92,11 @@ def _stimulus_trial(study: Study, kind: str, item: str, index: int, rng: random.
 
 
 def create_session(s: OrmSession, study: Study, *, participant_id: str | None, platform: str,
-                   crowd: dict[str, str], device: dict[str, Any], user_agent: str) -> Session:
+                   crowd: dict[str, str], device: dict[str, Any], user_agent: str, adaptive=None) -> Session:
     """Create a session and return it. One session per participant id *and platform* (ids are stored as
     ``platform:id``, so a Prolific and an MTurk id never collide). An id that already has a session is refused
-    (409): the id alone never hands over a session; the browser that holds its token, or the resume link, does."""
+    (409): the id alone never hands over a session; the browser that holds its token, or the resume link, does.
+    ``adaptive``: the study's :class:`harness.webtest.adaptive.Controller` when it has precision targets."""
     settings = study.settings
     if platform == "direct" and not settings.allow_direct:
         raise ApiError(403, "crowd_id_required", "this study only accepts participants from its crowd platform; "
@@ -109,11 +110,15 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
     load = item_load(s, study)
-    if min(load.values()) >= settings.ratings_per_item:
-        raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
     fresh = item_load(s, study, unstarted=True)  # steer, never block: see item_load
+    steer = {i: load[i] + fresh[i] for i in load}
     rng = random.Random(secrets.randbits(64))
-    items = choose_items({i: load[i] + fresh[i] for i in load}, settings.trials_per_rater, rng)
+    if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
+        items = adaptive.assign(s, steer, rng, platform=platform)
+    elif min(load.values()) >= settings.ratings_per_item:
+        raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
+    else:
+        items = choose_items(steer, settings.trials_per_rater, rng)
     token = secrets.token_urlsafe(24)
     sess = Session(token=token, public_id=public_id(token), participant_id=participant_id or None,
                    platform=platform, crowd=crowd, device=device, user_agent=user_agent[:512],

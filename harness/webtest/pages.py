@@ -16,7 +16,14 @@ def index():
     study = current_app.extensions["mushra"]["study"]
     s = study.settings
     t = texts_for(request.args.get("lang"), text=s.text, translations=s.translations)
-    return render_template("index.html", t=t, n_trials=s.trials_per_rater)
+    adaptive = current_app.extensions["mushra"].get("adaptive")
+    closed = adaptive is not None and adaptive.state().complete  # an adaptive study that stopped on its own
+    return_url = None
+    if closed:
+        from harness.webtest.adaptive import return_url as _return_url
+
+        return_url = _return_url(s, "prolific" if request.args.get("PROLIFIC_PID") else "direct")
+    return render_template("index.html", t=t, n_trials=s.trials_per_rater, closed=closed, return_url=return_url)
 
 
 @bp.get("/favicon.ico")

@@ -17,7 +17,7 @@ import soundfile as sf
 
 from harness.errors import ManifestError
 from harness.manifest import Manifest, load_manifest
-from harness.vocabulary import MIN_SIGNALS_PER_TRIAL, RaterSettings
+from harness.vocabulary import MIN_SIGNALS_PER_TRIAL, RaterSettings, resolve_condition_problem
 from harness.webtest.texts import check_texts
 
 
@@ -94,6 +94,9 @@ def rater_settings(manifest: Manifest) -> RaterSettings:
     except (TypeError, ValueError) as exc:
         raise ManifestError(f"malformed [rater] settings ({exc})") from exc
     for _key, msg in s.problems(n_items=n_items):
+        raise ManifestError(f"manifest.json rater settings: {msg}")
+    msg = resolve_condition_problem(s.resolve, {c.id for c in manifest.conditions})
+    if msg:
         raise ManifestError(f"manifest.json rater settings: {msg}")
     return s
 

@@ -86,6 +86,9 @@ EN: dict[str, Any] = {
     "q_experience": "Have you taken part in listening tests before?",
     "q_experience_options": ["never", "once or twice", "often", "I work in audio"],
     "q_comments": "Comments (optional)",
+    "complete_title": "This study is complete",
+    "complete_text": "It has all the ratings it needs. Thank you for your interest! You have not started, so nothing "
+                     "is lost: please return the study on your crowd platform.",
 }
 
 DE: dict[str, Any] = {
@@ -167,6 +170,10 @@ DE: dict[str, Any] = {
     "q_experience": "Haben Sie schon an Hörversuchen teilgenommen?",
     "q_experience_options": ["nie", "ein- oder zweimal", "oft", "ich arbeite im Audiobereich"],
     "q_comments": "Anmerkungen (freiwillig)",
+    "complete_title": "Diese Studie ist abgeschlossen",
+    "complete_text": "Sie hat alle Bewertungen, die sie braucht. Vielen Dank für Ihr Interesse! Sie haben noch nicht "
+                     "begonnen, es geht also nichts verloren: Bitte geben Sie die Studie auf Ihrer Crowd-Plattform "
+                     "zurück.",
 }
 
 BUILTIN = {"en": EN, "de": DE}

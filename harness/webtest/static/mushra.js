@@ -195,7 +195,14 @@
     if (step.completion_url) { a.href = step.completion_url; a.hidden = false; } else { a.hidden = true; }
   }
 
+  function closed(data) {  /* an adaptive study that stopped: every target met or the budget spent */
+    show('complete');
+    const a = $('#complete-link');
+    if (data && data.return_url) { a.href = data.return_url; a.hidden = false; }
+  }
+
   function fail(err) {
+    if (err && err.status === 409 && err.data && err.data.error === 'study_complete') return closed(err.data);
     status((err && err.message) || String(err), true);
     if (err && err.status === 404 && err.data && err.data.error === 'unknown_session') {
       try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ }
@@ -224,7 +231,7 @@
         return advance();
       }).catch((e) => { state.token = null; try { localStorage.removeItem(KEY); } catch (x) { /* */ } show('consent'); if (e.status !== 404) fail(e); });
     } else {
-      show('consent');
+      show($('main').dataset.closed ? 'complete' : 'consent');
     }
   });
 })();

@@ -1,0 +1,211 @@
+"""Adaptive studies: steer new sessions to the items whose conditions are furthest from their precision target,
+and close the study when every target is met or the rater budget is spent.
+
+The statistics (:mod:`harness.webtest.adaptive_state`, pure) are :mod:`harness.sequential` on the ratings saved so far (the analysis' rater-aware estimator,
+after the study's post-screening preset; screened-out and admin-excluded sessions never count). A
+:class:`Controller` per worker process caches the resulting :class:`StudyState` and recomputes it at most every
+``refresh_s`` seconds (default :data:`REFRESH_S`), outside the write lock; the submission path never touches it.
+Session creation only reads the cached state and two cheap counts.
+
+Assignment: a category's *need* is ``max over its unmet targets of (half_width / target)^2 * n / (n + pending)``
+(the expected share of raters still missing, discounting raters in flight). A new session's trials are spread over
+the categories in proportion to their needs (all of them to the only unmet category), the least-loaded items of
+each (random tie-break); see :func:`choose_items`. ``max_raters`` caps raters who finished a session (whether
+or not screening later drops them), counting sessions in progress, so the budget is never overshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+import random
+import threading
+import time
+
+import pandas as pd
+from sqlalchemy import text
+
+from harness.ratings.models import utcnow
+from harness.vocabulary import SessionState, TrialKind
+from harness.webtest import adaptive_share
+from harness.webtest.adaptive_state import (  # noqa: F401 - re-exported: the pure half lives there
+    BUDGET, MET, OPEN, StudyState, _layout, choose_items, dashboard, evaluate, screen, targets_of,
+)
+from harness.webtest.flow import ApiError
+
+log = logging.getLogger(__name__)
+REFRESH_S = 5.0  # seconds between recomputations of the study state (per worker process)
+
+_MUSHRA, _DONE, _ACTIVE = TrialKind.MUSHRA.value, SessionState.DONE.value, SessionState.ACTIVE.value
+SQL_RATINGS = text(
+    "SELECT s.id AS session_id, COALESCE(s.participant_id, s.public_id) AS rater, t.item, r.condition, r.score, "
+    "r.plays, r.listen_ms, r.submitted_at, COALESCE(t.flags, '') AS trial_flags FROM ratings r "
+    "JOIN trials t ON t.id = r.trial_id "
+    f"JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' AND s.screened_out = :no "
+    "AND s.excluded = :no")
+SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
+    "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
+    "excluded <> :no), (SELECT sum(id) FROM sessions WHERE screened_out <> :no OR excluded <> :no)")
+_STARTED = "EXISTS (SELECT 1 FROM trials d WHERE d.session_id = {s}.id AND d.submitted_at IS NOT NULL)"
+SQL_RATERS = text(  # finished sessions, and sessions in flight: active within the timeout and started (a session
+    # that never submitted anything reserves nothing, as in flow.item_load, so idle sessions cannot use up the budget)
+    f"SELECT sum(CASE WHEN state = '{_DONE}' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN state = '{_ACTIVE}' AND last_seen >= :cutoff AND {_STARTED.format(s='sessions')} THEN 1 ELSE 0 "
+    "END) FROM sessions WHERE screened_out = :no AND excluded = :no")
+
+
+def ratings_frame(conn, study) -> pd.DataFrame:
+    """The ratings that count so far (long format, the analysis' columns that screening needs)."""
+    rows = conn.execute(SQL_RATINGS, {"no": False}).all()
+    df = pd.DataFrame(rows, columns=["session_id", "rater", "item", "condition", "score", "plays", "listen_ms",
+                                     "submitted_at", "trial_flags"])
+    cat_of, _ = _layout(study)
+    kinds = {c.id: c.kind for c in study.manifest.conditions}
+    df["category"] = df["item"].map(cat_of)
+    df["kind"] = df["condition"].map(kinds).fillna("codec")
+    df["score"] = df["score"].astype(float)
+    return df
+
+
+class Controller:
+    """Per-process cache of the :class:`StudyState` of one served study (thread-safe; at most one recompute at a
+    time, others keep using the previous state). ``clock``: seconds, monotonic (injectable for simulations).
+
+    ``background=True`` (the server): a stale state is returned at once and recomputed in a background thread, so
+    no request waits for the statistics; with ``max_cpu_share`` (the server: 0.05) the interval stretches so that
+    slow recomputations (large studies) take at most that share of one core. ``background=False``: recompute in the
+    calling thread (simulations, where ``clock`` is simulated time)."""
+
+    def __init__(self, study, db, *, refresh_s: float = REFRESH_S, clock=time.monotonic, background: bool = False,
+                 max_cpu_share: float | None = None, shared: bool = False):
+        self.study, self.db, self.refresh_s, self.clock = study, db, refresh_s, clock
+        self.background, self.max_cpu_share, self.shared = background, max_cpu_share, shared
+        self._state: StudyState | None = None
+        self._at = -math.inf
+        self._cost = 0.0
+        self._lock = threading.Lock()
+        self._version: tuple = ()
+        self.recomputes = 0
+
+    def interval(self) -> float:
+        """Seconds between recomputations: ``refresh_s``, longer when one takes more than ``max_cpu_share`` of it."""
+        return max(self.refresh_s, self._cost / self.max_cpu_share if self.max_cpu_share else 0.0)
+
+    def state(self, *, force: bool = False) -> StudyState:
+        """The cached state, recomputed when older than :meth:`interval` (or ``force``)."""
+        stale = force or self._state is None or self.clock() - self._at >= self.interval()
+        if not stale:
+            return self._state
+        first = self._state is None or force
+        if self._lock.acquire(blocking=first):
+            if self.background and not first:
+                threading.Thread(target=self._refresh, daemon=True, name="adaptive-refresh").start()
+            else:
+                self._refresh()
+        return self._state
+
+    def _refresh(self) -> None:
+        """Recompute, or with ``shared`` take another worker's fresh result (the caller holds ``_lock``; released
+        here)."""
+        try:
+            if self.shared and self._take_shared():
+                return
+            t0 = time.perf_counter()
+            self._state = self._compute()
+            self._cost = time.perf_counter() - t0
+            self._at = self.clock()
+            self.recomputes += 1
+            if self.shared:
+                adaptive_share.publish(self.db, self._state)
+        except Exception:  # noqa: BLE001 - keep serving with the previous state; the next request retries
+            log.exception("adaptive study state could not be recomputed")
+            if self._state is None:
+                raise
+        finally:
+            self._lock.release()
+
+    def _take_shared(self) -> bool:
+        """True when the shared state is fresh, or another worker is computing it (then the shared or current state
+        is kept); False when this worker claimed the recomputation."""
+        now = utcnow()
+        fresh_after = now - dt.timedelta(seconds=self.interval())
+        shared = adaptive_share.read(self.db, StudyState)
+        if shared is not None and shared.computed_at >= fresh_after:
+            self._state, self._at = shared, self.clock()
+            return True
+        if adaptive_share.claim(self.db, now=now, stale_before=fresh_after):
+            return False
+        if shared is not None or self._state is not None:
+            self._state = shared or self._state
+            self._at = self.clock() - self.interval() / 2  # look again soon
+            return True
+        return False  # first start and nothing shared yet: compute here
+
+    def _counts(self, conn) -> tuple[int, int, dict[str, int]]:
+        cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
+        fin, flight = conn.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
+        rows = conn.execute(text(
+            f"SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' "
+            f"AND t.submitted_at IS NULL AND s.state = '{_ACTIVE}' AND s.last_seen >= :cutoff AND s.screened_out = :no "
+            f"AND s.excluded = :no AND {_STARTED.format(s='s')} GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
+        cat_of, _ = _layout(self.study)
+        pending: dict[str, int] = {}
+        for item, n in rows:  # raters in flight per category (at most one trial per item and session)
+            cat = cat_of.get(item)
+            if cat is not None:
+                pending[cat] = max(pending.get(cat, 0), int(n))
+        return int(fin or 0), int(flight or 0), pending
+
+    def fresh(self, *, plan: bool = True) -> StudyState:
+        """A newly computed state, with the raters still needed (the dashboard; not cached)."""
+        return self._compute(plan=plan)
+
+    def _compute(self, *, plan: bool = False) -> StudyState:
+        with self.db.reader.connect() as conn:
+            finished, in_flight, pending = self._counts(conn)
+            version = tuple(conn.execute(SQL_VERSION, {"no": False}).one()) + (finished, in_flight,
+                                                                               tuple(sorted(pending.items())))
+            if not plan and self._state is not None and version == self._version:
+                return dataclasses.replace(self._state, computed_at=utcnow())  # nothing changed since the last
+            frame = ratings_frame(conn, self.study)
+        st = evaluate(frame, self.study, finished=finished, in_flight=in_flight, pending=pending, plan=plan)
+        if not plan:
+            self._version = version
+        return st
+
+    def assign(self, s, load: dict[str, int], rng: random.Random, *, platform: str) -> list[str]:
+        """Items for a new session (called inside the session-creation transaction ``s``), or 409
+        ``study_complete`` when every target is met or the budget is spent (in-progress sessions included).
+        Uses the cached state (the caller refreshed it before taking the write lock; refreshing here could wait
+        for that lock)."""
+        st = self._state if self._state is not None else self._compute()
+        if st.complete:
+            raise closed_error(st, self.study.settings, platform=platform)
+        cap = self.study.settings.max_raters
+        if cap is not None:
+            cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
+            fin, flight = s.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
+            if int(fin or 0) + int(flight or 0) >= cap:
+                raise closed_error(dataclasses.replace(st, status=BUDGET, finished=int(fin or 0),
+                                                       in_flight=int(flight or 0)), self.study.settings,
+                                   platform=platform)
+        cat_of, _ = _layout(self.study)
+        return choose_items(st.need, cat_of, load, self.study.settings.trials_per_rater, rng)
+
+
+def return_url(settings, platform: str) -> str | None:
+    """Where a participant turned away goes back to: Prolific's completion URL with the screened-out ("return")
+    code; None for other platforms (MTurk workers return the HIT themselves)."""
+    if platform == "prolific":
+        return f"https://app.prolific.com/submissions/complete?cc={settings.screened_out_code}"
+    return None
+
+
+def closed_error(st: StudyState, settings, *, platform: str) -> ApiError:
+    msg = ("This study is complete: it has all the ratings it needs. Thank you for your interest; please return "
+           "it on your crowd platform (you have not started, so nothing is lost).")
+    err = ApiError(409, "study_complete", msg)
+    err.extra = {"reason": st.status, "return_url": return_url(settings, platform)}
+    return err
