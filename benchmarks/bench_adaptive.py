@@ -80,7 +80,7 @@ def adaptive_run(tmp: Path, rep: int, args, *, rater: dict, same_as=None) -> dic
 def fixed_run(tmp: Path, rep: int, args, *, rater: dict, step: int = 3) -> int:
     """Raters until every target is met under balanced assignment (checked every ``step`` finished raters, then
     refined to the exact first one)."""
-    from harness.sequential import precision_status
+    from harness.inference.sequential import precision_status
     from harness.webtest.adaptive import _layout, ratings_frame, screen
     from tests.webtest._crowd import Crowd, run_crowd
 

@@ -18,7 +18,8 @@ import tempfile
 import time
 import warnings
 
-from harness.analysis import screening, stats
+from harness.analysis import stats
+from harness.inference import screening
 from harness.analysis.report import analyze
 from harness.analysis.synthetic import synthetic_ratings
 from harness.inference import rater_aware_summary

@@ -18,7 +18,8 @@ import pandas as pd
 
 from harness.analysis import html as H
 from harness.analysis import labels as L
-from harness.analysis import plots, screening, stats
+from harness.analysis import plots, stats
+from harness.inference import screening
 from harness.analysis.load import attach_manifest, load_ratings
 from harness.errors import HarnessError
 from harness.inference import format_p

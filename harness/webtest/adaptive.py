@@ -1,7 +1,7 @@
 """Adaptive studies: steer new sessions to the items whose conditions are furthest from their precision target,
 and close the study when every target is met or the rater budget is spent.
 
-The statistics (:mod:`harness.webtest.adaptive_state`, pure) are :mod:`harness.sequential` on the ratings saved so far (the analysis' rater-aware estimator,
+The statistics (:mod:`harness.webtest.adaptive_state`, pure) are :mod:`harness.inference.sequential` on the ratings saved so far (the analysis' rater-aware estimator,
 after the study's post-screening preset; screened-out and admin-excluded sessions never count). A
 :class:`Controller` per worker process caches the resulting :class:`StudyState` and recomputes it at most every
 ``refresh_s`` seconds (default :data:`REFRESH_S`), outside the write lock; the submission path never touches it.

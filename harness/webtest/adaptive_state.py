@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.ratings.models import utcnow
-from harness.sequential import MIN_RATERS, Targets, post_screen, precision_status, resolve_status
+from harness.inference.sequential import MIN_RATERS, Targets, post_screen, precision_status, resolve_status
 from harness.vocabulary import parse_resolve
 
 OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
@@ -20,7 +20,7 @@ OPEN, MET, BUDGET = "collecting", "every target met", "rater budget spent"
 
 @dataclasses.dataclass(frozen=True)
 class StudyState:
-    """One evaluation of an adaptive study. ``precision``/``resolve``: tables from :mod:`harness.sequential`;
+    """One evaluation of an adaptive study. ``precision``/``resolve``: tables from :mod:`harness.inference.sequential`;
     ``need``: category -> priority (0 when met); ``status``: :data:`OPEN`, :data:`MET` or :data:`BUDGET`."""
 
     computed_at: dt.datetime

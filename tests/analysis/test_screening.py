@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from harness.analysis import screening as S
+from harness.inference import screening as S
 from tests.analysis.helpers import ratings_table
 
 GOOD = {"reference": [100] * 20, "lp7": [50] * 20, "lp3.5": [20] * 20, "c@6": [60] * 20}

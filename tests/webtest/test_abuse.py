@@ -114,7 +114,7 @@ def test_trial_submitted_before_its_audio_was_fetched(tmp_path, require):
     assert flags == ([""] if require else ["not_fetched", ""])
     if not require:  # flags reach screening: exclude_flagged drops the rater, the default only reports it
         from harness.analysis.load import validate_ratings
-        from harness.analysis.screening import preset, screen
+        from harness.inference.screening import preset, screen
 
         frame = validate_ratings(df)
         assert screen(frame, preset("bs1534"))["server_flagged"].all()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import ManifestError, StudyError
-from harness.sequential import confidence_sequence, decide, normal_mixture_radius
+from harness.inference.sequential import confidence_sequence, decide, normal_mixture_radius
 from harness.study import load_study
 from harness.webtest import AppConfig, create_app
 from harness.webtest.adaptive import choose_items

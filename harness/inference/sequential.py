@@ -86,10 +86,10 @@ def decide(low: float, high: float, *, margin: float | None) -> str:
 
 def post_screen(frame: pd.DataFrame, *, preset: str) -> tuple[pd.DataFrame, int]:
     """The ratings that survive the analysis' post-screening ``preset`` (``bs1534`` / ``encodec``: the one
-    implementation, :mod:`harness.analysis.screening`), and the number of raters removed."""
+    implementation, :mod:`harness.inference.screening`), and the number of raters removed."""
     if frame.empty:
         return frame, 0
-    from harness.analysis import screening  # the same rules `mushra analyze` applies
+    from harness.inference import screening  # the same rules `mushra analyze` applies
 
     table = screening.screen(frame, screening.preset(preset))
     return screening.kept(frame, table), int(table["excluded"].sum())
