@@ -56,6 +56,11 @@ SQL_RATERS = text(  # finished sessions, and sessions in flight: active within t
     "END) FROM sessions WHERE screened_out = :no AND excluded = :no")
 
 
+SQL_RATERS_BOUND = text(  # an upper bound of SQL_RATERS' sum (started or not): the exact count runs only near the cap
+    f"SELECT count(*) FROM sessions WHERE screened_out = :no AND excluded = :no AND (state = '{_DONE}' OR "
+    f"(state = '{_ACTIVE}' AND last_seen >= :cutoff))")
+
+
 def ratings_frame(conn, study) -> pd.DataFrame:
     """The ratings that count so far (long format, the analysis' columns that screening needs)."""
     rows = conn.execute(SQL_RATINGS, {"no": False}).all()
@@ -186,7 +191,9 @@ class Controller:
         cap = self.study.settings.max_raters
         if cap is not None:
             cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
-            fin, flight = s.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
+            params = {"cutoff": cutoff, "no": False}
+            bound = s.execute(SQL_RATERS_BOUND, params).scalar_one()  # no per-session EXISTS: cheap
+            fin, flight = s.execute(SQL_RATERS, params).one() if int(bound or 0) >= cap else (0, 0)
             if int(fin or 0) + int(flight or 0) >= cap:
                 raise closed_error(dataclasses.replace(st, status=BUDGET, finished=int(fin or 0),
                                                        in_flight=int(flight or 0)), self.study.settings,
