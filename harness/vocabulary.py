@@ -131,6 +131,7 @@ class RaterSettings:
     require_all_played: bool = True
     require_one_at_100: bool = True
     screening: str = ScreeningPreset.BS1534.value
+    exclude_flagged: bool = False  # True: raters with flags (e.g. trials without listening evidence) are screened out
     session_timeout_minutes: int = 60
     completion_code: str | None = None  # default: derived from the study hash
     screened_out_code: str | None = None  # default: derived from the study hash
@@ -271,7 +272,7 @@ class RaterSettings:
 
 RATER_FIELD_TYPES = {"trials_per_rater": "int", "ratings_per_item": "int", "training_items": "int",
                      "headphone_check": "bool", "require_all_played": "bool", "require_one_at_100": "bool",
-                     "screening": "str", "session_timeout_minutes": "int", "completion_code": "str",
+                     "screening": "str", "exclude_flagged": "bool", "session_timeout_minutes": "int", "completion_code": "str",
                      "screened_out_code": "str", "max_signals_per_trial": "int", "allow_direct": "bool",
                      "require_full_listening": "bool", "min_listen_fraction": "number", "text": "table",
                      "translations": "table", "precision": "number", "max_raters": "int", "resolve": "list",

@@ -164,7 +164,7 @@ def _printable_p(table: pd.DataFrame) -> pd.DataFrame:
 
 def _choose_screening(given, manifest, overrides: dict[str, Any]) -> tuple[screening.ScreeningConfig, str]:
     """The preset that runs and why: ``--screening`` beats the study's ``[rater] screening``, which beats bs1534."""
-    study_says = (manifest.rater or {}).get("screening") if manifest is not None else None
+    study_says = ((manifest.rater or {}) if manifest is not None else {}).get("screening")
     if isinstance(given, screening.ScreeningConfig):
         return given, "given by the caller"
     if given is not None:
@@ -175,6 +175,10 @@ def _choose_screening(given, manifest, overrides: dict[str, Any]) -> tuple[scree
         name, why = study_says, "the study file's [rater] screening"
     else:
         name, why = "bs1534", "default (no --screening, no study [rater] screening)"
+    study_rater = (manifest.rater or {}) if manifest is not None else {}
+    if "exclude_flagged" not in overrides and study_rater.get("exclude_flagged"):
+        overrides = {**overrides, "exclude_flagged": True}
+        why += "; flagged raters excluded (the study file's [rater] exclude_flagged = true)"
     if overrides:
         why += "; thresholds overridden: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     return screening.preset(name, **overrides), why

@@ -84,14 +84,15 @@ def decide(low: float, high: float, *, margin: float | None) -> str:
     return "open"
 
 
-def post_screen(frame: pd.DataFrame, *, preset: str) -> tuple[pd.DataFrame, int]:
+def post_screen(frame: pd.DataFrame, *, preset: str, exclude_flagged: bool = False) -> tuple[pd.DataFrame, int]:
     """The ratings that survive the analysis' post-screening ``preset`` (``bs1534`` / ``encodec``: the one
-    implementation, :mod:`harness.inference.screening`), and the number of raters removed."""
+    implementation, :mod:`harness.inference.screening`), and the number of raters removed. ``exclude_flagged``:
+    raters with flags (the study's ``[rater] exclude_flagged``, as ``mushra analyze --study`` applies it) go too."""
     if frame.empty:
         return frame, 0
     from harness.inference import screening  # the same rules `mushra analyze` applies
 
-    table = screening.screen(frame, screening.preset(preset))
+    table = screening.screen(frame, screening.preset(preset, exclude_flagged=exclude_flagged))
     return screening.kept(frame, table), int(table["excluded"].sum())
 
 

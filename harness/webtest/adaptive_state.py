@@ -68,9 +68,10 @@ def _layout(study) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 def screen(frame: pd.DataFrame, settings) -> tuple[pd.DataFrame, int]:
     """Post-screening with the study's preset, as ``mushra analyze --study`` applies it by default: raters with
-    listening-evidence flags count exactly as they do there (a study with ``require_full_listening = true``
-    rejects such trials outright). Returns the kept ratings and the number of raters removed."""
-    return post_screen(frame, preset=settings.screening)
+    flags (e.g. trials without listening evidence) are removed when the study sets ``[rater] exclude_flagged =
+    true``, in the steering and in the analysis alike (a study with ``require_full_listening = true`` rejects such
+    trials outright). Returns the kept ratings and the number of raters removed."""
+    return post_screen(frame, preset=settings.screening, exclude_flagged=settings.exclude_flagged)
 
 
 def evaluate(frame: pd.DataFrame, study, *, finished: int, in_flight: int, pending: dict[str, int],

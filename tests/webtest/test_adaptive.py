@@ -261,3 +261,30 @@ def test_budget_stops_the_study_and_the_dashboard_says_why(tmp_path):
     dash = client.get("/admin/", headers={"Authorization": f"Bearer {ADMIN}"}).get_data(as_text=True)
     assert "Stopped: the budget of max_raters = 3 raters is spent" in dash
     app.extensions["mushra"]["db"].dispose()
+
+
+def test_flagged_raters_count_only_as_the_study_says_in_steering_and_analysis():
+    """``[rater] exclude_flagged = true``: a rater with flagged trials (no listening evidence) counts neither toward
+    the adaptive targets nor in ``mushra analyze --study``; without it both keep the rater (one rule for both)."""
+    from types import SimpleNamespace
+
+    from harness.analysis.report import _choose_screening
+    from harness.vocabulary import RaterSettings
+    from harness.webtest.adaptive_state import screen
+
+    rows = []
+    for r in range(6):
+        for item in ("a", "b"):
+            for cond, score in (("reference", 100), ("lp7", 40), ("opus_6kbps", 60 + r)):
+                rows.append({"rater": f"r{r}", "item": item, "condition": cond, "score": float(score),
+                             "category": "speech", "kind": "codec" if cond == "opus_6kbps" else cond,
+                             "plays": 2, "listen_ms": 9000, "trial_flags": "not_fetched" if r == 5 else ""})
+    frame = pd.DataFrame(rows)
+    kept, removed = screen(frame, RaterSettings())
+    assert removed == 0 and kept["rater"].nunique() == 6
+    kept, removed = screen(frame, RaterSettings(exclude_flagged=True))
+    assert removed == 1 and "r5" not in set(kept["rater"])
+    cfg, why = _choose_screening(None, SimpleNamespace(rater={"screening": "bs1534", "exclude_flagged": True}), {})
+    assert cfg.exclude_flagged and "exclude_flagged = true" in why
+    cfg, _ = _choose_screening(None, SimpleNamespace(rater={"screening": "bs1534"}), {})
+    assert not cfg.exclude_flagged
