@@ -154,8 +154,10 @@ class RaterSettings:
         return self.precision is not None or bool(self.resolve)
 
     def filled(self, *, n_items: int, study_hash: str) -> dict[str, Any]:
-        """Every key with its default applied, as written to ``manifest.json``'s ``rater``."""
-        return dataclasses.asdict(self.resolved(n_items=n_items, study_hash=study_hash))
+        """Every key with its default applied, as written to ``manifest.json``'s ``rater`` (JSON types: tuples
+        become lists, so a manifest read back equals the one written)."""
+        d = dataclasses.asdict(self.resolved(n_items=n_items, study_hash=study_hash))
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     def resolved(self, *, n_items: int, study_hash: str) -> "RaterSettings":
         """A copy with every ``None`` default derived (trials per rater, completion codes)."""

@@ -83,7 +83,8 @@ def _linearised(cells: pd.DataFrame, groups: list[str], items: str) -> pd.DataFr
     out["n_raters"] = R
     out["n_items"] = g["item"].nunique()
     out["n_ratings"] = g["k"].sum()
-    vr = sz.where(R > 1)
+    # an item rated by a single rater shows no spread, so the variance would come out too small: no interval then
+    vr = sz.where((R > 1) & (g["n"].min() >= 2))
     if items == "fixed":
         out["var"], out["df"] = vr, (R - 1).astype(float)
         return out
@@ -112,7 +113,8 @@ def rater_aware_summary(frame: pd.DataFrame, *, items: str = "fixed", confidence
     ``by`` changes the groups (e.g. ``("category", "codec", "kbps")``; a missing ``category`` column means one
     category ``all``). Returns :data:`SUMMARY_COLUMNS` (with ``by`` in front): ``mean`` is the estimate of the
     estimand (equals the mean of all ratings when every item has the same number of ratings), ``se`` its standard
-    error, ``half_width = t_{df} * se``. An interval needs at least 2 raters (``items="random"``: also 2 items),
+    error, ``half_width = t_{df} * se``. An interval needs at least 2 raters (``items="random"``: also 2 items)
+    and every item of the group rated by at least 2 raters (one rating of an item says nothing about its spread),
     otherwise it is NaN. ``seed`` is accepted for interface stability (the method is deterministic).
     """
     _check(frame, items, confidence)

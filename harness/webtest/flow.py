@@ -49,20 +49,21 @@ def public_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def item_load(s: OrmSession, study: Study, *, unstarted: bool = False) -> dict[str, int]:
+def item_load(s: OrmSession, study: Study, *, with_unstarted: bool = False) -> dict[str, int]:
     """Ratings per item that are done or reserved: submitted MUSHRA trials plus the unsubmitted ones of sessions
     that have submitted at least one step (training included) and were active within the timeout. A session
     that never submitted anything reserves nothing, so idle or scripted sessions cannot lock a study (they never
     make it "full"); abandoned sessions release their items. Screened-out and excluded sessions never count.
 
-    ``unstarted=True`` counts instead the unsubmitted trials of recent sessions that have *not* submitted
+    ``with_unstarted=True`` also counts the unsubmitted trials of recent sessions that have *not* submitted
     anything yet: new sessions are steered away from those items too (balance when many raters start at once),
-    without those sessions ever holding a reservation."""
+    without those sessions ever holding a reservation. It is one statement, so a session that submits its first
+    step meanwhile is counted exactly once (two statements could miss it under PostgreSQL's read committed)."""
     cutoff = utcnow() - dt.timedelta(minutes=study.settings.session_timeout_minutes)
     done = aliased(Trial)
     started = exists().where(done.session_id == Session.id, done.submitted_at.is_not(None))
-    if unstarted:
-        which = and_(Trial.submitted_at.is_(None), Session.last_seen >= cutoff, ~started)
+    if with_unstarted:
+        which = or_(Trial.submitted_at.is_not(None), Session.last_seen >= cutoff)
     else:
         which = or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, started))
     rows = s.execute(
@@ -109,9 +110,8 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
                            "Continue there, or open the resume link shown at the bottom of that page.")
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
-    load = item_load(s, study)
-    fresh = item_load(s, study, unstarted=True)  # steer, never block: see item_load
-    steer = {i: load[i] + fresh[i] for i in load}
+    load = item_load(s, study)  # reservations: decide whether the study is full
+    steer = item_load(s, study, with_unstarted=True)  # where new sessions go (never blocks): see item_load
     rng = random.Random(secrets.randbits(64))
     if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
         items = adaptive.assign(s, steer, rng, platform=platform)

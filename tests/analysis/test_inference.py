@@ -100,3 +100,16 @@ def test_inference_imports_neither_the_analysis_nor_the_web_test():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             bad = [n for n in names if n.startswith(("harness.analysis", "harness.webtest"))]
             assert not bad, f"{path.name} imports {bad}"
+
+
+def test_an_item_rated_once_gives_no_interval_instead_of_a_too_narrow_one():
+    """One rating of an item carries no spread: counting it as zero variance made the interval narrower when a
+    rater with a single rating joined (9.5 -> 5.9 points); now the interval is NaN until every item has 2 raters."""
+    rng = np.random.default_rng(0)
+    rows = [{"rater": f"r{r}", "item": i, "condition": "c", "score": 50 + 10 * rng.normal()}
+            for r in range(5) for i in ("a", "b")]
+    full = rater_aware_summary(pd.DataFrame(rows))
+    assert np.isfinite(full["half_width"].iloc[0])
+    rows.append({"rater": "r9", "item": "z", "condition": "c", "score": 70.0})
+    one = rater_aware_summary(pd.DataFrame(rows))
+    assert np.isnan(one["half_width"].iloc[0]) and np.isnan(one["ci_low"].iloc[0])
