@@ -25,9 +25,10 @@ import threading
 import time
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
-from harness.ratings.models import utcnow
+from harness.ratings.models import Rating, Session, Trial, utcnow
 from harness.vocabulary import SessionState, TrialKind
 from harness.webtest import adaptive_share
 from harness.webtest.adaptive_state import (  # noqa: F401 - re-exported: the pure half lives there
@@ -38,32 +39,40 @@ from harness.webtest.flow import ApiError
 log = logging.getLogger(__name__)
 REFRESH_S = 5.0  # seconds between recomputations of the study state (per worker process)
 
-_MUSHRA, _DONE, _ACTIVE = TrialKind.MUSHRA.value, SessionState.DONE.value, SessionState.ACTIVE.value
-SQL_RATINGS = text(
-    "SELECT s.id AS session_id, COALESCE(s.participant_id, s.public_id) AS rater, t.item, r.condition, r.score, "
-    "r.plays, r.listen_ms, r.submitted_at, COALESCE(t.flags, '') AS trial_flags FROM ratings r "
-    "JOIN trials t ON t.id = r.trial_id "
-    f"JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' AND s.screened_out = :no "
-    "AND s.excluded = :no")
-SQL_VERSION = text(  # changes whenever a rating is saved or a session is screened out or (un)excluded
-    "SELECT (SELECT count(*) FROM ratings), (SELECT count(*) FROM sessions WHERE screened_out <> :no OR "
-    "excluded <> :no), (SELECT sum(id) FROM sessions WHERE screened_out <> :no OR excluded <> :no)")
-_STARTED = "EXISTS (SELECT 1 FROM trials d WHERE d.session_id = {s}.id AND d.submitted_at IS NOT NULL)"
-SQL_RATERS = text(  # finished sessions, and sessions in flight: active within the timeout and started (a session
-    # that never submitted anything reserves nothing, as in flow.item_load, so idle sessions cannot use up the budget)
-    f"SELECT sum(CASE WHEN state = '{_DONE}' THEN 1 ELSE 0 END), "
-    f"sum(CASE WHEN state = '{_ACTIVE}' AND last_seen >= :cutoff AND {_STARTED.format(s='sessions')} THEN 1 ELSE 0 "
-    "END) FROM sessions WHERE screened_out = :no AND excluded = :no")
+_COUNTS = and_(Session.screened_out.is_(False), Session.excluded.is_(False))  # sessions whose ratings count
+_done_trial = aliased(Trial)
+_STARTED = exists().where(_done_trial.session_id == Session.id, _done_trial.submitted_at.is_not(None))
+SQL_RATINGS = (
+    select(Session.id.label("session_id"), func.coalesce(Session.participant_id, Session.public_id).label("rater"),
+           Trial.item, Rating.condition, Rating.score, Rating.plays, Rating.listen_ms, Rating.submitted_at,
+           func.coalesce(Trial.flags, "").label("trial_flags"))
+    .select_from(Rating).join(Trial, Trial.id == Rating.trial_id).join(Session, Session.id == Trial.session_id)
+    .where(Trial.kind == TrialKind.MUSHRA, _COUNTS))
+_NOT_COUNTED = or_(Session.screened_out.is_(True), Session.excluded.is_(True))
+SQL_VERSION = select(  # changes whenever a rating is saved or a session is screened out or (un)excluded
+    select(func.count()).select_from(Rating).scalar_subquery(),
+    select(func.count()).select_from(Session).where(_NOT_COUNTED).scalar_subquery(),
+    select(func.sum(Session.id)).where(_NOT_COUNTED).scalar_subquery())
 
 
-SQL_RATERS_BOUND = text(  # an upper bound of SQL_RATERS' sum (started or not): the exact count runs only near the cap
-    f"SELECT count(*) FROM sessions WHERE screened_out = :no AND excluded = :no AND (state = '{_DONE}' OR "
-    f"(state = '{_ACTIVE}' AND last_seen >= :cutoff))")
+def _raters_query(cutoff: dt.datetime):
+    """Finished sessions, and sessions in flight: active within the timeout and started (a session that never
+    submitted anything reserves nothing, as in flow.item_load, so idle sessions cannot use up the budget)."""
+    in_flight = and_(Session.state == SessionState.ACTIVE, Session.last_seen >= cutoff, _STARTED)
+    return select(func.sum(case((Session.state == SessionState.DONE, 1), else_=0)),
+                  func.sum(case((in_flight, 1), else_=0))).where(_COUNTS)
+
+
+def _raters_bound_query(cutoff: dt.datetime):
+    """An upper bound of :func:`_raters_query`'s sum (started or not), without the per-session EXISTS: the exact
+    count runs only when this reaches the cap."""
+    return select(func.count()).select_from(Session).where(_COUNTS, or_(
+        Session.state == SessionState.DONE, and_(Session.state == SessionState.ACTIVE, Session.last_seen >= cutoff)))
 
 
 def ratings_frame(conn, study) -> pd.DataFrame:
     """The ratings that count so far (long format, the analysis' columns that screening needs)."""
-    rows = conn.execute(SQL_RATINGS, {"no": False}).all()
+    rows = conn.execute(SQL_RATINGS).all()
     df = pd.DataFrame(rows, columns=["session_id", "rater", "item", "condition", "score", "plays", "listen_ms",
                                      "submitted_at", "trial_flags"])
     cat_of, _ = _layout(study)
@@ -150,11 +159,12 @@ class Controller:
 
     def _counts(self, conn) -> tuple[int, int, dict[str, int]]:
         cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
-        fin, flight = conn.execute(SQL_RATERS, {"cutoff": cutoff, "no": False}).one()
-        rows = conn.execute(text(
-            f"SELECT t.item, count(*) FROM trials t JOIN sessions s ON s.id = t.session_id WHERE t.kind = '{_MUSHRA}' "
-            f"AND t.submitted_at IS NULL AND s.state = '{_ACTIVE}' AND s.last_seen >= :cutoff AND s.screened_out = :no "
-            f"AND s.excluded = :no AND {_STARTED.format(s='s')} GROUP BY t.item"), {"cutoff": cutoff, "no": False}).all()
+        fin, flight = conn.execute(_raters_query(cutoff)).one()
+        rows = conn.execute(
+            select(Trial.item, func.count()).join(Session, Session.id == Trial.session_id)
+            .where(Trial.kind == TrialKind.MUSHRA, Trial.submitted_at.is_(None), Session.state == SessionState.ACTIVE,
+                   Session.last_seen >= cutoff, _COUNTS, _STARTED)
+            .group_by(Trial.item)).all()
         cat_of, _ = _layout(self.study)
         pending: dict[str, int] = {}
         for item, n in rows:  # raters in flight per category (at most one trial per item and session)
@@ -170,7 +180,7 @@ class Controller:
     def _compute(self, *, plan: bool = False) -> StudyState:
         with self.db.reader.connect() as conn:
             finished, in_flight, pending = self._counts(conn)
-            version = tuple(conn.execute(SQL_VERSION, {"no": False}).one()) + (finished, in_flight,
+            version = tuple(conn.execute(SQL_VERSION).one()) + (finished, in_flight,
                                                                                tuple(sorted(pending.items())))
             if not plan and self._state is not None and version == self._version:
                 return dataclasses.replace(self._state, computed_at=utcnow())  # nothing changed since the last
@@ -191,9 +201,8 @@ class Controller:
         cap = self.study.settings.max_raters
         if cap is not None:
             cutoff = utcnow() - dt.timedelta(minutes=self.study.settings.session_timeout_minutes)
-            params = {"cutoff": cutoff, "no": False}
-            bound = s.execute(SQL_RATERS_BOUND, params).scalar_one()  # no per-session EXISTS: cheap
-            fin, flight = s.execute(SQL_RATERS, params).one() if int(bound or 0) >= cap else (0, 0)
+            bound = s.execute(_raters_bound_query(cutoff)).scalar_one()  # no per-session EXISTS: cheap
+            fin, flight = s.execute(_raters_query(cutoff)).one() if int(bound or 0) >= cap else (0, 0)
             if int(fin or 0) + int(flight or 0) >= cap:
                 raise closed_error(dataclasses.replace(st, status=BUDGET, finished=int(fin or 0),
                                                        in_flight=int(flight or 0)), self.study.settings,

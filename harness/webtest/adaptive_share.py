@@ -10,14 +10,24 @@ import datetime as dt
 import json
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from harness.ratings.models import Meta
+
 STATE_KEY, CLAIM_KEY = "adaptive_state", "adaptive_claim"
-SQL_READ = text("SELECT value FROM mushra_meta WHERE key = :k")
-SQL_CLAIM = text("UPDATE mushra_meta SET value = :now WHERE key = :k AND value < :stale")
-SQL_INSERT = text("INSERT INTO mushra_meta (key, value) VALUES (:k, :v)")
-SQL_WRITE = text("UPDATE mushra_meta SET value = :v WHERE key = :k")
+
+
+def _read(key: str):
+    return select(Meta.value).where(Meta.key == key)
+
+
+def _write(key: str, value: str):
+    return update(Meta).where(Meta.key == key).values(value=value)
+
+
+def _insert(key: str, value: str):
+    return insert(Meta).values(key=key, value=value)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -48,7 +58,7 @@ def from_json(payload: str, cls):
 def read(db, cls):
     """The shared state, or None."""
     with db.reader.connect() as conn:
-        row = conn.execute(SQL_READ, {"k": STATE_KEY}).first()
+        row = conn.execute(_read(STATE_KEY)).first()
     return from_json(row[0], cls) if row is not None else None
 
 
@@ -56,10 +66,11 @@ def claim(db, *, now: dt.datetime, stale_before: dt.datetime) -> bool:
     """True when this process may recompute: nobody claimed a refresh since ``stale_before``."""
     try:
         with db.write() as conn:
-            if conn.execute(SQL_CLAIM, {"k": CLAIM_KEY, "now": _iso(now), "stale": _iso(stale_before)}).rowcount:
+            claimed = update(Meta).where(Meta.key == CLAIM_KEY, Meta.value < _iso(stale_before)).values(value=_iso(now))
+            if conn.execute(claimed).rowcount:
                 return True
-            if conn.execute(SQL_READ, {"k": CLAIM_KEY}).first() is None:
-                conn.execute(SQL_INSERT, {"k": CLAIM_KEY, "v": _iso(now)})
+            if conn.execute(_read(CLAIM_KEY)).first() is None:
+                conn.execute(_insert(CLAIM_KEY, _iso(now)))
                 return True
             return False
     except IntegrityError:  # another process inserted the claim row at the same moment
@@ -70,8 +81,8 @@ def publish(db, state) -> None:
     payload = to_json(state)
     try:
         with db.write() as conn:
-            if not conn.execute(SQL_WRITE, {"k": STATE_KEY, "v": payload}).rowcount:
-                conn.execute(SQL_INSERT, {"k": STATE_KEY, "v": payload})
+            if not conn.execute(_write(STATE_KEY, payload)).rowcount:
+                conn.execute(_insert(STATE_KEY, payload))
     except IntegrityError:
         with db.write() as conn:
-            conn.execute(SQL_WRITE, {"k": STATE_KEY, "v": payload})
+            conn.execute(_write(STATE_KEY, payload))
