@@ -29,9 +29,9 @@ from harness.analysis.results import read_results
 from harness.errors import HarnessError
 
 DEFAULT_TOLERANCE = {"si-snr": 0.5, "si-sdr": 0.5, "visqol-audio": 0.05, "visqol-speech": 0.05, "mel": 0.02,
-                     "pesq": 0.05, "stoi": 0.01}
+                     "pesq": 0.05, "pesq-nb": 0.05, "stoi": 0.01, "estoi": 0.01, "dnsmos": 0.05}
 DEFAULT_MARGIN = {"si-snr": 0.2, "si-sdr": 0.2, "visqol-audio": 0.02, "visqol-speech": 0.02, "mel": 0.01,
-                  "pesq": 0.02, "stoi": 0.005}
+                  "pesq": 0.02, "pesq-nb": 0.02, "stoi": 0.005, "estoi": 0.005, "dnsmos": 0.02}
 KEY = ["item", "condition", "metric"]
 
 

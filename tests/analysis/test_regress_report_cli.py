@@ -134,3 +134,13 @@ def test_regress_refuses_a_mapper_switch_and_catches_a_small_drop_on_every_item(
     assert main(["regress", str(base), str(noisy), "--margin", "si-snr=0.05", "--strict"]) == 1
     assert main(["regress", str(base), str(drop), "--tolerance", "sisnr=0.5"]) == 2
     assert "unknown metric 'sisnr'" in capsys.readouterr().err
+
+
+def test_every_metric_evaluate_offers_has_a_default_tolerance_and_margin():
+    """A metric without a default tolerance got 0: any rounding difference in PESQ-NB, ESTOI or DNSMOS was a
+    regression or an improvement."""
+    from harness.analysis.metrics import METRICS
+    from harness.analysis.regress import DEFAULT_MARGIN, DEFAULT_TOLERANCE
+
+    assert set(METRICS) <= set(DEFAULT_TOLERANCE) and set(METRICS) <= set(DEFAULT_MARGIN)
+    assert all(v > 0 for v in DEFAULT_TOLERANCE.values()) and all(v > 0 for v in DEFAULT_MARGIN.values())
