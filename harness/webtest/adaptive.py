@@ -25,8 +25,7 @@ import threading
 import time
 
 import pandas as pd
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, func, or_, select
 
 from harness.ratings.models import Rating, Session, Trial, utcnow
 from harness.vocabulary import SessionState, TrialKind
@@ -34,14 +33,12 @@ from harness.webtest import adaptive_share
 from harness.webtest.adaptive_state import (  # noqa: F401 - re-exported: the pure half lives there
     BUDGET, MET, OPEN, StudyState, _layout, choose_items, dashboard, evaluate, screen, targets_of,
 )
-from harness.webtest.flow import ApiError
+from harness.webtest.flow import STARTED, ApiError
 
 log = logging.getLogger(__name__)
 REFRESH_S = 5.0  # seconds between recomputations of the study state (per worker process)
 
 _COUNTS = and_(Session.screened_out.is_(False), Session.excluded.is_(False))  # sessions whose ratings count
-_done_trial = aliased(Trial)
-_STARTED = exists().where(_done_trial.session_id == Session.id, _done_trial.submitted_at.is_not(None))
 SQL_RATINGS = (
     select(Session.id.label("session_id"), func.coalesce(Session.participant_id, Session.public_id).label("rater"),
            Trial.item, Rating.condition, Rating.score, Rating.plays, Rating.listen_ms, Rating.submitted_at,
@@ -58,7 +55,7 @@ SQL_VERSION = select(  # changes whenever a rating is saved or a session is scre
 def _raters_query(cutoff: dt.datetime):
     """Finished sessions, and sessions in flight: active within the timeout and started (a session that never
     submitted anything reserves nothing, as in flow.item_load, so idle sessions cannot use up the budget)."""
-    in_flight = and_(Session.state == SessionState.ACTIVE, Session.last_seen >= cutoff, _STARTED)
+    in_flight = and_(Session.state == SessionState.ACTIVE, Session.last_seen >= cutoff, STARTED)
     return select(func.sum(case((Session.state == SessionState.DONE, 1), else_=0)),
                   func.sum(case((in_flight, 1), else_=0))).where(_COUNTS)
 
@@ -163,7 +160,7 @@ class Controller:
         rows = conn.execute(
             select(Trial.item, func.count()).join(Session, Session.id == Trial.session_id)
             .where(Trial.kind == TrialKind.MUSHRA, Trial.submitted_at.is_(None), Session.state == SessionState.ACTIVE,
-                   Session.last_seen >= cutoff, _COUNTS, _STARTED)
+                   Session.last_seen >= cutoff, _COUNTS, STARTED)
             .group_by(Trial.item)).all()
         cat_of, _ = _layout(self.study)
         pending: dict[str, int] = {}

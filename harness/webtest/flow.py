@@ -49,6 +49,11 @@ def public_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
+_done_trial = aliased(Trial)
+# a session that has submitted at least one step (training included): only such sessions hold reservations
+STARTED = exists().where(_done_trial.session_id == Session.id, _done_trial.submitted_at.is_not(None))
+
+
 def item_load(s: OrmSession, study: Study, *, with_unstarted: bool = False) -> dict[str, int]:
     """Ratings per item that are done or reserved: submitted MUSHRA trials plus the unsubmitted ones of sessions
     that have submitted at least one step (training included) and were active within the timeout. A session
@@ -60,12 +65,10 @@ def item_load(s: OrmSession, study: Study, *, with_unstarted: bool = False) -> d
     without those sessions ever holding a reservation. It is one statement, so a session that submits its first
     step meanwhile is counted exactly once (two statements could miss it under PostgreSQL's read committed)."""
     cutoff = utcnow() - dt.timedelta(minutes=study.settings.session_timeout_minutes)
-    done = aliased(Trial)
-    started = exists().where(done.session_id == Session.id, done.submitted_at.is_not(None))
     if with_unstarted:
         which = or_(Trial.submitted_at.is_not(None), Session.last_seen >= cutoff)
     else:
-        which = or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, started))
+        which = or_(Trial.submitted_at.is_not(None), and_(Session.last_seen >= cutoff, STARTED))
     rows = s.execute(
         select(Trial.item, func.count()).join(Session, Trial.session_id == Session.id)
         .where(Trial.kind == TrialKind.MUSHRA, Session.screened_out.is_(False), Session.excluded.is_(False), which)
@@ -110,12 +113,11 @@ def create_session(s: OrmSession, study: Study, *, participant_id: str | None, p
                            "Continue there, or open the resume link shown at the bottom of that page.")
     if s.get_bind().dialect.name == "postgresql":  # serialise assignment (SQLite's BEGIN IMMEDIATE already does)
         s.execute(select(func.pg_advisory_xact_lock(ASSIGN_LOCK_KEY)))
-    load = item_load(s, study)  # reservations: decide whether the study is full
     steer = item_load(s, study, with_unstarted=True)  # where new sessions go (never blocks): see item_load
     rng = random.Random(secrets.randbits(64))
     if adaptive is not None:  # adaptive study (harness.webtest.adaptive): steered items, or study_complete
         items = adaptive.assign(s, steer, rng, platform=platform)
-    elif min(load.values()) >= settings.ratings_per_item:
+    elif min(item_load(s, study).values()) >= settings.ratings_per_item:  # reservations only: is it full?
         raise ApiError(409, "study_full", "every item has all the ratings it needs; thank you for your interest")
     else:
         items = choose_items(steer, settings.trials_per_rater, rng)
